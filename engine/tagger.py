@@ -1,0 +1,350 @@
+"""The batched tagger: files in, per-track tag scores and embeddings out.
+
+Decoding runs in a pool of worker processes (no torch there) while the main process turns
+waveforms into log-mel batches and runs the model on the inference device, so decoding and
+inference overlap. A file that fails yields a :class:`TrackFailure` with a typed error; a
+decoder that crashes its process is isolated and reported for that file alone.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .audio.excerpts import DecodedTrack, Segment, decode_for_spec
+from .bundle import DEFAULT_MODEL, BundleInfo, load_bundle
+from .errors import AudioError, DecoderCrashError, TagAtlasError
+from .features import FeatureSpec, LogMel
+from .vocab import TagInfo
+
+ProgressFn = Callable[[int, int, str], None]
+CancelFn = Callable[[], bool]
+
+
+@dataclass
+class TrackTags:
+    path: str
+    scores: np.ndarray            # [n_tags] float32 probabilities, in the bundle's tag order
+    embedding: np.ndarray         # [embedding_dim] float32, mean of the patches' penultimate activations
+    duration_s: float
+    n_patches: int
+    model: str
+    warnings: list[str] = field(default_factory=list)
+
+    ok = True
+
+    def top(self, tags: Sequence[TagInfo], n: int = 5) -> list[tuple[TagInfo, float]]:
+        order = np.argsort(-self.scores)[:n]
+        return [(tags[i], float(self.scores[i])) for i in order]
+
+
+@dataclass
+class TrackFailure:
+    path: str
+    error: AudioError
+    ok = False
+
+
+TagResult = TrackTags | TrackFailure
+
+
+def pick_device(requested: str | None = None) -> str:
+    """``requested`` if given (e.g. "cpu", "cuda", "cuda:1"), else CUDA when present, else CPU.
+    The environment variable TAGATLAS_DEVICE overrides the automatic choice."""
+    import torch
+
+    requested = requested or os.environ.get("TAGATLAS_DEVICE") or None
+    if requested:
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise TagAtlasError("CUDA was requested but no NVIDIA GPU is available; use --device cpu")
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def describe_device(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        idx = torch.device(device).index or 0
+        return f"{torch.cuda.get_device_name(idx)} (CUDA)"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+# --- worker side --------------------------------------------------------------------------
+def _worker_init() -> None:
+    # libmpg123 and FFmpeg print notes on stderr for damaged files; the typed error we return
+    # says it in words, so keep the user's terminal clean.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
+def _decode_job(path: str, spec: FeatureSpec, max_patches: int | None):
+    try:
+        return decode_for_spec(path, spec, max_patches)
+    except AudioError as exc:
+        return exc
+    except MemoryError:
+        return AudioError(path, "not enough memory to decode this file")
+    except Exception as exc:  # a decoder bug must become this file's error, not the batch's
+        return AudioError(path, f"unexpected decoder failure: {type(exc).__name__}: {exc}")
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class Tagger:
+    """Tag audio files with one model bundle.
+
+    ``model``: a bundle name (``"musicnn-msd"``), a path to a bundle, or ``(model, BundleInfo)``.
+    ``workers``: decode processes (0 decodes in this process). ``max_patches``: for patch models,
+    analyse at most this many patches spread over each track (None: all, as the original).
+    """
+
+    def __init__(self, model=DEFAULT_MODEL, *, device: str | None = None, workers: int | None = None,
+                 batch_size: int | None = None, max_patches: int | None = None) -> None:
+        import torch
+
+        self.device = pick_device(device)
+        if isinstance(model, tuple):
+            self.model, self.info = model
+            self.model = self.model.to(self.device).eval()
+        else:
+            self.model, self.info = load_bundle(model, self.device)
+        self.spec: FeatureSpec = self.info.feature_spec
+        self.logmel = LogMel(self.spec, self.device)
+        self.workers = default_workers() if workers is None else max(0, workers)
+        cuda = self.device.startswith("cuda")
+        if batch_size is None:
+            batch_size = (64 if cuda else 8) if self.spec.excerpt == "centre" else (256 if cuda else 32)
+        self.batch_size = batch_size
+        self.max_patches = max_patches
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._torch = torch
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def tags(self) -> list[TagInfo]:
+        return self.info.tags
+
+    def device_description(self) -> str:
+        return describe_device(self.device)
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                      initializer=_worker_init)
+
+    def _kill_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:  # stop decodes in flight now, not when they finish
+            try:
+                p.terminate()
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        self._kill_pool()
+
+    def __enter__(self) -> "Tagger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- inference on decoded audio ---------------------------------------------------------------
+    def _patches(self, track: DecodedTrack):
+        """Log-mel model inputs of one decoded track: ``[n_patches, n_mels, input_frames]``."""
+        spec, torch = self.spec, self._torch
+        if spec.excerpt == "centre":
+            waves = [s.wave for s in track.segments]
+            return self.logmel(np.stack(waves))
+        out = []
+        for seg in track.segments:
+            mel = self.logmel(seg.wave[None])[0]
+            for i in range(seg.n_patches):
+                a = seg.first_frame + i * spec.patch_hop_frames
+                out.append(mel[:, a:a + spec.input_frames])
+        return torch.stack(out)
+
+    def _run_model(self, x):
+        torch = self._torch
+        with torch.inference_mode():
+            logits, emb = self.model.forward_with_embedding(x)
+            return torch.sigmoid(logits).float().cpu().numpy(), emb.float().cpu().numpy()
+
+    def _infer(self, tracks: list[DecodedTrack]) -> list[TrackTags]:
+        """Run the model over every patch of ``tracks`` in batches; aggregate per track."""
+        torch = self._torch
+        with torch.inference_mode():
+            if self.spec.excerpt == "centre" and all(len(t.segments) == 1 for t in tracks):
+                inputs = self.logmel(np.stack([t.segments[0].wave for t in tracks]))
+                counts = [1] * len(tracks)
+            else:
+                per_track = [self._patches(t) for t in tracks]
+                counts = [p.shape[0] for p in per_track]
+                inputs = torch.cat(per_track)
+        probs, embs = [], []
+        for a in range(0, inputs.shape[0], self.batch_size):
+            p, e = self._run_model(inputs[a:a + self.batch_size])
+            probs.append(p)
+            embs.append(e)
+        prob, emb = np.concatenate(probs), np.concatenate(embs)
+        results, a = [], 0
+        for t, n in zip(tracks, counts):
+            results.append(TrackTags(t.path, prob[a:a + n].mean(0).astype(np.float32),
+                                     emb[a:a + n].mean(0).astype(np.float32), t.duration_s, n,
+                                     self.info.name, list(t.warnings)))
+            a += n
+        return results
+
+    def tag_waveform(self, wave: np.ndarray, *, path: str = "<waveform>") -> TrackTags:
+        """Tag a mono float32 waveform already at ``spec.sample_rate`` (no file involved)."""
+        spec = self.spec
+        wave = np.asarray(wave, dtype=np.float32)
+        dur = wave.size / spec.sample_rate
+        warnings: list[str] = []
+        from .audio.excerpts import _pad, _patch_starts, _short_warning
+
+        if spec.excerpt == "centre":
+            need = spec.excerpt_samples
+            if wave.size < need:
+                warnings.append(_short_warning(dur, spec))
+                wave = _pad(wave, need, spec.short_audio)
+            a = (wave.size - need) // 2
+            seg = Segment(wave[a:a + need], 0, 1)
+        else:
+            if spec.n_frames(wave.size) < spec.input_frames:
+                warnings.append(_short_warning(dur, spec))
+                wave = _pad(wave, spec.excerpt_samples, spec.short_audio)
+            seg = Segment(wave, 0, len(_patch_starts(spec.n_frames(wave.size), spec, None)))
+        return self._infer([DecodedTrack(path, dur, [seg], warnings)])[0]
+
+    # -- files -------------------------------------------------------------------------------
+    def iter_tag(self, paths: Iterable[str | os.PathLike], progress: ProgressFn | None = None,
+                 cancel: CancelFn | None = None) -> Iterator[TagResult]:
+        """Tag ``paths``; yields one result per file in completion order.
+
+        ``progress(done, total, path)`` is called after each file; ``cancel()`` is checked
+        between steps, and a cancelled run stops promptly (decodes in flight are killed).
+        """
+        paths = [os.fsdecode(p) for p in paths]
+        total = len(paths)
+        done = 0
+        cancelled = cancel or (lambda: False)
+
+        def report(result: TagResult) -> TagResult:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total, result.path)
+            return result
+
+        ready: list[DecodedTrack] = []
+        ready_patches = 0
+
+        def flush() -> Iterator[TagResult]:
+            nonlocal ready, ready_patches
+            batch, ready, ready_patches = ready, [], 0
+            if batch:
+                for r in self._infer(batch):
+                    yield report(r)
+
+        def accept(outcome, path: str) -> Iterator[TagResult]:
+            nonlocal ready_patches
+            if isinstance(outcome, AudioError):
+                yield report(TrackFailure(path, outcome))
+                return
+            ready.append(outcome)
+            ready_patches += outcome.n_patches
+            if ready_patches >= self.batch_size:
+                yield from flush()
+
+        if self.workers == 0:
+            for path in paths:
+                if cancelled():
+                    return
+                yield from accept(_decode_job(path, self.spec, self.max_patches), path)
+            yield from flush()
+            return
+
+        todo = deque(paths)
+        suspects: deque[str] = deque()     # files in flight when a decoder process died
+        in_flight: dict[cf.Future, str] = {}
+        limit = self.workers * 2 + max(1, self.batch_size // 4)
+        try:
+            while todo or suspects or in_flight:
+                if cancelled():
+                    self._kill_pool()
+                    return
+                if self._pool is None:
+                    self._pool = self._new_pool()
+                # After a crash, suspects are decoded one at a time to find the culprit.
+                isolating = bool(suspects)
+                source = suspects if isolating else todo
+                cap = 1 if isolating else limit
+                while source and len(in_flight) < cap:
+                    p = source.popleft()
+                    in_flight[self._pool.submit(_decode_job, p, self.spec, self.max_patches)] = p
+                finished, _ = cf.wait(in_flight, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+                if not finished:
+                    if ready and not todo and not suspects and len(in_flight) == 0:
+                        yield from flush()
+                    continue
+                broken: list[str] = []
+                for fut in finished:
+                    path = in_flight.pop(fut)
+                    try:
+                        outcome = fut.result()
+                    except cf.process.BrokenProcessPool:
+                        broken.append(path)
+                        continue
+                    yield from accept(outcome, path)
+                if broken:
+                    broken += list(in_flight.values())
+                    in_flight.clear()
+                    self._kill_pool()
+                    if isolating and len(broken) == 1:
+                        yield report(TrackFailure(broken[0], DecoderCrashError(
+                            broken[0], "the audio decoder crashed while reading this file "
+                                       "(the file is probably damaged)")))
+                    else:
+                        suspects.extend(broken)
+                if not in_flight and (not todo or ready_patches >= self.batch_size):
+                    yield from flush()
+            yield from flush()
+        except GeneratorExit:
+            self._kill_pool()
+            raise
+
+    def tag_files(self, paths: Iterable[str | os.PathLike], progress: ProgressFn | None = None,
+                  cancel: CancelFn | None = None) -> list[TagResult]:
+        """Like :meth:`iter_tag`, but returns the results in the order of ``paths``."""
+        paths = [os.fsdecode(p) for p in paths]
+        by_path: dict[str, list[TagResult]] = {}
+        for r in self.iter_tag(paths, progress, cancel):
+            by_path.setdefault(r.path, []).append(r)
+        return [by_path[p].pop(0) for p in paths if by_path.get(p)]
