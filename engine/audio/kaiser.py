@@ -142,26 +142,43 @@ def _resample_bank(x: np.ndarray, orig_sr: int, target_sr: int, n_out: int) -> n
 
 
 def _direct_at(x: np.ndarray, times: np.ndarray, sample_ratio: float) -> np.ndarray:
-    """Outputs at input times ``times`` (float64, in input samples), evaluated one by one in
-    chunks with resampy's arithmetic (``n = int(t)``, ``frac = scale * (t - n)``)."""
+    """Outputs at input times ``times`` (float64, in input samples) with resampy's arithmetic
+    (``n = int(t)``, ``frac = scale * (t - n)``, table offset ``int(frac * 512)`` and linear
+    interpolation weight ``eta``). Outputs sharing a table offset share their tap vectors, so
+    each wing is two matrix-vector products per offset group."""
     scale = min(1.0, sample_ratio)
     win, delta = _scaled_table(sample_ratio)
     n_taps = _wing_lengths(scale)
+    index_step = int(scale * TABLE_PER_ZERO)
+    nwin = win.shape[0]
     left = n_taps - 1
-    xpad = np.zeros(x.shape[0] + 2 * n_taps + 1, dtype=np.float64)
+    xpad = np.zeros(x.shape[0] + 2 * n_taps + 1, dtype=np.float32)
     xpad[left:left + x.shape[0]] = x
-    y = np.empty(times.shape[0], dtype=np.float32)
-    taps = np.arange(n_taps)
-    for s in range(0, times.shape[0], _CHUNK):
-        t = times[s:s + _CHUNK]
-        n = t.astype(np.int64)
-        frac = scale * (t - n)
-        lw = _wing_weights(frac, scale, win, delta, n_taps)
-        rw = _wing_weights(scale - frac, scale, win, delta, n_taps)
-        acc = np.einsum("ij,ij->i", lw, xpad[(n + left)[:, None] - taps[None, :]])
-        acc += np.einsum("ij,ij->i", rw, xpad[(n + left + 1)[:, None] + taps[None, :]])
-        y[s:s + t.shape[0]] = acc
-    return y
+    n = times.astype(np.int64)
+    frac = scale * (times - n)
+    y = np.zeros(times.shape[0], dtype=np.float64)
+    for wing_frac, right in ((frac, False), (scale - frac, True)):
+        index_frac = wing_frac * TABLE_PER_ZERO
+        offset = index_frac.astype(np.int64)
+        eta = index_frac - offset
+        for o in np.unique(offset):
+            rows = np.flatnonzero(offset == o)
+            nv = int((nwin - o) // index_step)
+            if nv <= 0:
+                continue
+            tap_idx = o + index_step * np.arange(nv)
+            w, d = win[tap_idx], delta[tap_idx]
+            if right:       # x[n + 1 + k], k = 0..nv-1: a window starting at n + 1
+                first = n + left + 1
+            else:           # x[n - i], i = 0..nv-1: a window ending at n, read backwards
+                first = n + left - nv + 1
+                w, d = w[::-1], d[::-1]
+            windows = np.lib.stride_tricks.sliding_window_view(xpad, nv)
+            for s in range(0, rows.shape[0], _CHUNK):
+                r = rows[s:s + _CHUNK]
+                seg = windows[first[r]].astype(np.float64)
+                y[r] += seg @ w + eta[r] * (seg @ d)
+    return y.astype(np.float32)
 
 
 def _time_register(n_out: int, orig_sr: int, target_sr: int) -> np.ndarray:
