@@ -1,0 +1,618 @@
+"""Scanning music folders into the library.
+
+:func:`scan` walks folders, brings the database up to date and analyses what is new:
+
+1. **walk** — every file with an extension the engine decodes (any case), following folder
+   symlinks but never entering a folder twice (loops are cut by ``(st_dev, st_ino)``), skipping
+   hidden and system entries (names starting with ``.``, ``@eaDir``, ``Thumbs.db`` …).
+2. **reconcile** — a file whose size and modification time match the database is unchanged and
+   is neither read nor analysed again. A known file that is no longer there is marked ``gone``,
+   unless a new file has the same size and content fingerprint: then it was moved or renamed,
+   and the track (with its analyses, playlists and journal) follows it to the new path.
+3. **read** — new and changed files get a content fingerprint and their tags read.
+4. **analyse** — tracks with no analysis by the model go through :class:`engine.tagger.Tagger`
+   (decoding in worker processes). A failure is stored as that file's error; the scan goes on.
+
+Work is committed in batches (every ``commit_every`` files or ``commit_seconds``), each file's
+changes atomically, so a scan that is killed leaves a consistent database and the next scan
+carries on where it stopped. ``progress(phase, done, total, path)`` is called along the way
+(``total`` is 0 while walking, when it is not known yet) and ``cancel()`` is checked often.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from ..errors import AudioError, EmptyFileError, FileError, LibraryError, UnreadableFileError
+from .db import Library, normalize_path, path_from_db, path_to_db, printable_path
+
+ProgressFn = Callable[[str, int, int, str], None]
+CancelFn = Callable[[], bool]
+
+#: Folder and file names that are never music: NAS thumbnails and recycle bins, OS metadata.
+SKIP_NAMES = frozenset({
+    "@eaDir", "#recycle", "#snapshot", "@Recycle", "@Recently-Snapshot", "$RECYCLE.BIN",
+    "System Volume Information", "lost+found", "__MACOSX", "Thumbs.db", "desktop.ini",
+    "Desktop.ini", "Icon\r",
+})
+
+#: Bytes hashed from each end of a file for its content fingerprint.
+FINGERPRINT_CHUNK = 64 * 1024
+
+
+def _supported_extensions() -> frozenset[str]:
+    from ..audio.decode import SUPPORTED_EXTENSIONS
+
+    return frozenset(e.lower() for e in SUPPORTED_EXTENSIONS)
+
+
+def is_hidden_or_system(name: str) -> bool:
+    return name.startswith(".") or name in SKIP_NAMES
+
+
+# --- walking ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class FoundFile:
+    path: str          # absolute; a str that opens the file (surrogate-escaped if need be)
+    size: int          # bytes
+    mtime_ns: int
+
+
+@dataclass
+class WalkResult:
+    files: list[FoundFile]
+    unlisted: list[tuple[str, str]] = field(default_factory=list)  # (folder, why it could not be read)
+    skipped: int = 0        # hidden/system entries left out
+    loops: int = 0          # folders reached a second time (symlink loops, repeated roots)
+    complete: bool = True   # False when cancelled part-way
+
+
+def walk_audio_files(roots: Iterable[str | os.PathLike], *, extensions: Iterable[str] | None = None,
+                     progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> WalkResult:
+    """Every regular audio file under ``roots`` (each real folder and each file once)."""
+    exts = frozenset(e.lower() for e in extensions) if extensions is not None else _supported_extensions()
+    result = WalkResult(files=[])
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    last_report = 0.0
+
+    def add_file(path: str, st: os.stat_result) -> None:
+        key = (st.st_dev, st.st_ino)
+        if key in seen_files:  # a second link to a file already found
+            return
+        seen_files.add(key)
+        result.files.append(FoundFile(path, st.st_size, st.st_mtime_ns))
+
+    stack: list[str] = []
+    for root in roots:
+        root = normalize_path(root)
+        try:
+            st = os.stat(root)
+        except OSError as exc:
+            raise LibraryError(f"{printable_path(root)}: {exc.strerror or 'cannot be opened'}") from exc
+        if stat.S_ISDIR(st.st_mode):
+            stack.append(root)
+        elif stat.S_ISREG(st.st_mode) and os.path.splitext(root)[1].lower() in exts:
+            add_file(root, st)
+        else:
+            raise LibraryError(f"{printable_path(root)}: not a folder or an audio file")
+    stack.reverse()
+
+    while stack:
+        if cancel is not None and cancel():
+            result.complete = False
+            return result
+        folder = stack.pop()
+        try:
+            dst = os.stat(folder)
+        except OSError as exc:
+            result.unlisted.append((folder, exc.strerror or str(exc)))
+            continue
+        key = (dst.st_dev, dst.st_ino)
+        if key in seen_dirs:
+            result.loops += 1
+            continue
+        seen_dirs.add(key)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            result.unlisted.append((folder, exc.strerror or str(exc)))
+            continue
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            if is_hidden_or_system(name):
+                result.skipped += 1
+                continue
+            try:
+                is_dir = entry.is_dir()  # follows symlinks
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subdirs.append(entry.path)
+                continue
+            if os.path.splitext(name)[1].lower() not in exts:
+                continue
+            try:
+                st = entry.stat()  # follows symlinks; a dangling link fails here
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                add_file(entry.path, st)
+        stack.extend(reversed(subdirs))
+        if progress is not None:
+            now = time.monotonic()
+            if now - last_report > 0.2:
+                last_report = now
+                progress("walk", len(result.files), 0, folder)
+    if progress is not None:
+        progress("walk", len(result.files), 0, "")
+    return result
+
+
+# --- reading one file ------------------------------------------------------------------------------
+
+
+def content_fingerprint(path: str | os.PathLike) -> bytes:
+    """16 bytes identifying a file's content cheaply: BLAKE2b of its size and its first and
+    last 64 KiB. Raises :class:`UnreadableFileError` when the file cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            h = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
+            h.update(f.read(FINGERPRINT_CHUNK))
+            if size > FINGERPRINT_CHUNK:
+                f.seek(max(FINGERPRINT_CHUNK, size - FINGERPRINT_CHUNK))
+                h.update(f.read(FINGERPRINT_CHUNK))
+    except FileNotFoundError:
+        raise UnreadableFileError(path, "the file does not exist (moved or deleted?)") from None
+    except PermissionError:
+        raise UnreadableFileError(path, "permission denied: Tag Atlas may not read this file") from None
+    except OSError as exc:
+        raise UnreadableFileError(path, f"the file cannot be read ({exc.strerror or exc})") from None
+    return h.digest()
+
+
+@dataclass
+class FileMetadata:
+    """What the scanner stores about a file's existing tags."""
+
+    fields: dict[str, Any]            # title, artist, album, albumartist (str), genre, mood (lists), …
+    duration_s: float | None = None
+    format: str | None = None
+
+
+def read_file_metadata(path: str) -> FileMetadata:
+    """The file's existing tags. Raises :class:`engine.errors.TagReadError` when they cannot be
+    read (the audio may still be fine)."""
+    try:
+        from ..metadata import read_tags
+    except ImportError:  # the metadata package is not installed in this build
+        return _read_with_mutagen(path)
+    return _metadata_from_filetags(read_tags(path))
+
+
+def _read_with_mutagen(path: str) -> FileMetadata:
+    import mutagen
+
+    from ..errors import TagReadError
+
+    try:
+        with open(path, "rb") as fh:
+            mf = mutagen.File(fh, easy=True)
+    except OSError as exc:
+        raise TagReadError(path, f"the tags cannot be read ({exc.strerror or exc})") from None
+    except Exception as exc:
+        raise TagReadError(path, f"the tags are damaged ({exc})") from None
+    if mf is None:
+        return FileMetadata({})
+    tags = mf.tags or {}
+
+    def get(key):
+        try:
+            v = tags.get(key)
+        except Exception:
+            return None
+        return [str(x) for x in v] if isinstance(v, list) else v
+
+    md = {k: get(k) for k in ("title", "artist", "album", "albumartist", "genre", "mood")}
+    length = getattr(getattr(mf, "info", None), "length", None)
+    return FileMetadata(_metadata_from_filetags(md).fields, float(length) if length else None,
+                        type(mf).__name__)
+
+
+def _metadata_from_filetags(tags: Any) -> FileMetadata:
+    def first(v):
+        if isinstance(v, (list, tuple)):
+            return str(v[0]) if v else None
+        return None if v is None else str(v)
+
+    def many(v):
+        if v is None:
+            return []
+        if isinstance(v, (list, tuple)):
+            return [str(x) for x in v]
+        return [str(v)]
+
+    fields = tags if isinstance(tags, Mapping) else getattr(tags, "fields", None)
+    get = (lambda k: fields.get(k)) if isinstance(fields, Mapping) else (lambda k: getattr(tags, k, None))
+    md: dict[str, Any] = {
+        "title": first(get("title")), "artist": first(get("artist")), "album": first(get("album")),
+        "albumartist": first(get("albumartist")), "genre": many(get("genre")), "mood": many(get("mood")),
+    }
+    if isinstance(fields, Mapping):  # keep what else the file says (era, instruments, our scores…)
+        for k, v in fields.items():
+            if k not in md and v not in (None, [], ""):
+                md[k] = v if isinstance(v, (str, int, float, list)) else str(v)
+    duration = getattr(tags, "duration_s", None)
+    fmt = getattr(tags, "format", None)
+    return FileMetadata(md, float(duration) if duration else None, str(fmt) if fmt else None)
+
+
+# --- the scan -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScanFailure:
+    path: str
+    stage: str        # scan | decode | analyse
+    kind: str
+    reason: str
+
+    @property
+    def display_path(self) -> str:
+        return printable_path(self.path)
+
+
+@dataclass
+class ScanSummary:
+    roots: list[str]
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    gone: int = 0
+    failed: int = 0          # files with a recorded error in this scan
+    analysed: int = 0        # tracks analysed in this scan
+    skipped: int = 0         # hidden/system entries left out
+    loops: int = 0           # folders reached twice (symlink loops)
+    unlisted: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[ScanFailure] = field(default_factory=list)
+    model: str | None = None
+    cancelled: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return self.new + self.changed + self.unchanged + self.moved
+
+
+class _Batches:
+    """An open transaction that is committed every ``every`` items or ``seconds``."""
+
+    def __init__(self, lib: Library, every: int, seconds: float) -> None:
+        self.lib, self.every, self.seconds = lib, max(1, every), seconds
+        self._tx = None
+        self._n = 0
+        self._t0 = 0.0
+
+    def __enter__(self) -> "_Batches":
+        self._begin()
+        return self
+
+    def _begin(self) -> None:
+        self._tx = self.lib.transaction()
+        self._tx.__enter__()
+        self._n, self._t0 = 0, time.monotonic()
+
+    def _end(self, exc_info=(None, None, None)) -> None:
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            tx.__exit__(*exc_info)
+
+    def tick(self) -> None:
+        self._n += 1
+        if self._n >= self.every or time.monotonic() - self._t0 >= self.seconds:
+            self._end()
+            self._begin()
+
+    def __exit__(self, *exc) -> None:
+        # Each file's changes are complete (a savepoint per file), so what was done is kept
+        # even when an error interrupts the scan; only a database error rolls the batch back.
+        import sqlite3
+
+        if exc[0] is not None and issubclass(exc[0], sqlite3.Error):
+            self._end(exc)
+        else:
+            self._end()
+
+
+def _restored_status(lib: Library, track_id: int) -> str:
+    """The status a track gets back when it reappears after being gone."""
+    c = lib.connection
+    if c.execute("SELECT 1 FROM write_journal WHERE track_id = ? AND undone = 0 LIMIT 1",
+                 (track_id,)).fetchone():
+        return "written"
+    if c.execute("SELECT 1 FROM analyses WHERE track_id = ? LIMIT 1", (track_id,)).fetchone():
+        return "analysed"
+    return "new"
+
+
+def _is_under(path_bytes: bytes, folders: list[bytes]) -> bool:
+    sep = os.fsencode(os.sep)
+    return any(path_bytes.startswith(f if f.endswith(sep) else f + sep) for f in folders)
+
+
+def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = None,
+         analyse: bool = True, tagger: Any = None, workers: int | None = None,
+         device: str | None = None, progress: ProgressFn | None = None,
+         cancel: CancelFn | None = None, retry_failed: bool = False,
+         commit_every: int = 50, commit_seconds: float = 2.0) -> ScanSummary:
+    """Bring the library up to date with ``roots`` and analyse what needs it.
+
+    ``model``: a bundle name or path for the :class:`~engine.tagger.Tagger` (default: the
+    engine's default model), or pass a ready ``tagger``. ``analyse=False`` only records files
+    and their tags. ``retry_failed``: analyse again files whose decoding failed before (they are
+    otherwise retried only once they change). Raises :class:`LibraryError` for a root that does
+    not exist (nothing is changed then) and :class:`~engine.errors.ModelError` for a missing
+    model; per-file problems never raise, they are recorded and counted in ``failed``.
+    """
+    t_start = time.monotonic()
+    roots = [normalize_path(r) for r in roots]
+    if not roots:
+        raise LibraryError("no folder to scan")
+    summary = ScanSummary(roots=roots)
+    is_cancelled = cancel or (lambda: False)
+    report = progress or (lambda phase, done, total, path: None)
+
+    model_name = None
+    if analyse:
+        if tagger is not None:
+            model_name = tagger.info.name
+        else:
+            from ..bundle import DEFAULT_MODEL, read_bundle_info
+
+            model = model if model is not None else DEFAULT_MODEL
+            model_name = read_bundle_info(model).name  # fails fast on a missing bundle
+        summary.model = model_name
+
+    # 1. walk -------------------------------------------------------------------------------------
+    walk = walk_audio_files(roots, progress=report, cancel=is_cancelled)
+    summary.skipped, summary.loops, summary.unlisted = walk.skipped, walk.loops, list(walk.unlisted)
+    if not walk.complete:
+        summary.cancelled = True
+        summary.elapsed_s = time.monotonic() - t_start
+        return summary
+
+    # 2. reconcile with the database ------------------------------------------------------------------
+    known: dict[bytes, tuple] = {}
+    for r in roots:
+        known.update(library.track_states_under(r))
+    found: dict[bytes, FoundFile] = {os.fsencode(f.path): f for f in walk.files}
+    retry_ids = set()
+    if known:
+        retry_ids = {r[0] for r in library.connection.execute(
+            "SELECT DISTINCT e.track_id FROM errors e JOIN tracks t ON t.id = e.track_id"
+            " WHERE e.stage = 'scan' AND e.kind = 'UnreadableFileError' AND t.status = 'error'")}
+
+    to_read: list[tuple[FoundFile, int | None]] = []    # (file, existing track id)
+    new_files: list[FoundFile] = []
+    reappeared: list[tuple[int, FoundFile]] = []
+    for pb, f in found.items():
+        st = known.get(pb)
+        if st is None:
+            new_files.append(f)
+            continue
+        tid, size, mtime_ns, status, _fp = st
+        same = size == f.size and mtime_ns == f.mtime_ns
+        if same and status == "gone":
+            reappeared.append((tid, f))
+            summary.unchanged += 1
+        elif same and tid not in retry_ids:
+            summary.unchanged += 1
+        else:
+            to_read.append((f, tid))
+            summary.changed += 1
+    unlisted = [os.fsencode(normalize_path(d)) for d, _ in walk.unlisted]
+    missing = {pb: st for pb, st in known.items()
+               if pb not in found and st[3] != "gone" and not _is_under(pb, unlisted)}
+
+    # moves: a new file with the size and fingerprint of a track whose file is no longer there
+    moves: list[tuple[int, FoundFile, bytes]] = []
+    claimed: set[int] = set()
+    conn = library.connection
+    for f in new_files:
+        if is_cancelled():
+            break
+        if not conn.execute("SELECT 1 FROM tracks WHERE size = ? AND fingerprint IS NOT NULL LIMIT 1",
+                            (f.size,)).fetchone():
+            to_read.append((f, None))
+            continue
+        try:
+            fp = content_fingerprint(f.path)
+        except FileError:
+            to_read.append((f, None))
+            continue
+        target = None
+        for cand in library.tracks_with_content(f.size, fp):
+            cb = path_to_db(cand.path)
+            if cand.id in claimed or cb in found:
+                continue
+            if cb in missing or cand.status == "gone" or not os.path.lexists(cand.path):
+                target = cand
+                break
+        if target is None:
+            to_read.append((f, None))
+        else:
+            claimed.add(target.id)
+            moves.append((target.id, f, fp))
+    if is_cancelled():
+        summary.cancelled = True
+        summary.elapsed_s = time.monotonic() - t_start
+        return summary
+    summary.new = sum(1 for _, tid in to_read if tid is None)
+
+    with library.transaction():
+        for tid, f, fp in moves:
+            old = path_from_db(conn.execute("SELECT path FROM tracks WHERE id = ?", (tid,)).fetchone()[0])
+            missing.pop(os.fsencode(old), None)
+            library.update_track(tid, path=f.path, size=f.size, mtime_ns=f.mtime_ns, fingerprint=fp)
+            conn.execute("UPDATE errors SET path = ?, path_text = ? WHERE track_id = ?",
+                         (path_to_db(f.path), printable_path(f.path), tid))
+            library.update_track(tid, status=_restored_status(library, tid))
+        summary.moved = len(moves)
+        for tid, f in reappeared:
+            library.update_track(tid, status=_restored_status(library, tid))
+        library.set_status((st[0] for st in missing.values()), "gone")
+        summary.gone = len(missing)
+        # folder-level problems are replaced by this scan's
+        for r in roots:
+            library.clear_errors(under=r, stages=["scan"], trackless_only=True)
+        for folder, why in walk.unlisted:
+            library.add_error("scan", "UnreadableFolder", f"this folder cannot be read ({why}); "
+                              "the files in it were left as they were", path=folder)
+
+    # 3. read tags of new and changed files -------------------------------------------------------------
+    failed_paths: set[str] = set()
+
+    def fail(path: str, stage: str, error: BaseException, track_id: int | None) -> None:
+        library.add_file_error(stage, error, track_id=track_id, path=None if track_id else path)
+        if isinstance(error, FileError):
+            kind, reason = error.kind, error.reason
+        else:
+            kind, reason = type(error).__name__, str(error)
+        summary.failures.append(ScanFailure(path, stage, kind, reason))
+        failed_paths.add(path)
+
+    with _Batches(library, commit_every, commit_seconds) as batches:
+        for i, (f, tid) in enumerate(to_read):
+            if is_cancelled():
+                summary.cancelled = True
+                break
+            report("read", i, len(to_read), f.path)
+            with library.transaction():
+                _read_one(library, f, tid, fail)
+            batches.tick()
+        report("read", len(to_read), len(to_read), "")
+    if summary.cancelled:
+        summary.failed = len(failed_paths)
+        summary.elapsed_s = time.monotonic() - t_start
+        return summary
+
+    # 4. analyse ---------------------------------------------------------------------------------------
+    if analyse:
+        statuses = ["new", "analysed", "written"] + (["error"] if retry_failed else [])
+        todo: dict[str, int] = {}
+        for r in roots:
+            for row in library.query_tracks(under=r, status=statuses, not_analysed_with=model_name):
+                todo[row.path] = row.id
+        if retry_failed:  # files that could not even be read are not worth decoding
+            bad = {r[0] for r in conn.execute(
+                "SELECT track_id FROM errors WHERE stage = 'scan' AND kind != 'TagReadError'"
+                " AND track_id IS NOT NULL")}
+            todo = {p: t for p, t in todo.items() if t not in bad}
+        for r in roots:  # a root given as a single file
+            t = library.get_track_by_path(r)
+            if t is not None and t.status in statuses and library.get_analysis(t.id, model_name) is None:
+                todo[t.path] = t.id
+        if todo:
+            own_tagger = tagger is None
+            if own_tagger:
+                from ..tagger import Tagger
+
+                tagger = Tagger(model, device=device, workers=workers)
+            try:
+                library.register_model(tagger.info)
+                _analyse(library, tagger, todo, summary, fail, report, is_cancelled,
+                         commit_every, commit_seconds)
+            finally:
+                if own_tagger:
+                    tagger.close()
+
+    summary.failed = len(failed_paths)
+    summary.elapsed_s = time.monotonic() - t_start
+    return summary
+
+
+def _read_one(library: Library, f: FoundFile, tid: int | None,
+              fail: Callable[[str, str, BaseException, int | None], None]) -> None:
+    """Fingerprint and read the tags of one new or changed file (inside a savepoint)."""
+    try:
+        st = os.stat(f.path)
+    except FileNotFoundError:  # vanished since the walk
+        if tid is not None:
+            library.update_track(tid, status="gone")
+        return
+    except OSError:
+        st = None
+    size = st.st_size if st else f.size
+    mtime_ns = st.st_mtime_ns if st else f.mtime_ns
+    ext = os.path.splitext(f.path)[1].lower().lstrip(".") or None
+    problem: FileError | None = None
+    fp = None
+    if size == 0:
+        problem = EmptyFileError(f.path, "the file is empty (0 bytes)")
+    else:
+        try:
+            fp = content_fingerprint(f.path)
+        except FileError as exc:
+            problem = exc
+    if tid is not None:
+        library.delete_analyses(tid)        # the content changed: old results are stale
+        library.clear_errors(track_id=tid, stages=["scan", "decode", "analyse"])
+    if problem is not None:
+        tid = library.add_track(f.path, size=size, mtime_ns=mtime_ns, fingerprint=fp,
+                                format=ext, status="error")
+        fail(f.path, "scan", problem, tid)
+        return
+    meta, tag_error = FileMetadata({}), None
+    try:
+        meta = read_file_metadata(f.path)
+    except FileError as exc:
+        tag_error = exc
+    except Exception as exc:  # a tag library bug must not stop the scan
+        from ..errors import TagReadError
+
+        tag_error = TagReadError(f.path, f"the tags cannot be read ({type(exc).__name__}: {exc})")
+    tid = library.add_track(f.path, size=size, mtime_ns=mtime_ns, fingerprint=fp,
+                            duration_s=meta.duration_s, format=meta.format or ext,
+                            metadata=meta.fields, status="new")
+    if tag_error is not None:
+        fail(f.path, "scan", tag_error, tid)
+
+
+def _analyse(library: Library, tagger: Any, todo: dict[str, int], summary: ScanSummary,
+             fail, report: ProgressFn, is_cancelled: CancelFn, commit_every: int,
+             commit_seconds: float) -> None:
+    model_name = tagger.info.name
+    paths = sorted(todo)
+    with _Batches(library, commit_every, commit_seconds) as batches:
+        results = tagger.iter_tag(paths, progress=lambda d, t, p: report("analyse", d, t, p),
+                                  cancel=is_cancelled)
+        for res in results:
+            tid = todo.get(res.path)
+            if tid is None:
+                continue
+            with library.transaction():
+                if getattr(res, "ok", False):
+                    library.store_analysis(tid, model_name, res.scores, res.embedding,
+                                           n_patches=res.n_patches, duration_s=res.duration_s,
+                                           warnings=res.warnings)
+                    library.clear_errors(track_id=tid, stages=["decode", "analyse"])
+                    summary.analysed += 1
+                else:
+                    err = res.error
+                    library.clear_errors(track_id=tid, stages=["decode", "analyse"])
+                    stage = "decode" if isinstance(err, AudioError) else "analyse"
+                    fail(res.path, stage, err, tid)
+                    library.set_status([tid], "error")
+            batches.tick()
+    if is_cancelled():
+        summary.cancelled = True
