@@ -132,6 +132,9 @@ class Tagger:
         self._pool: cf.ProcessPoolExecutor | None = None
         self._torch = torch
 
+    #: What a decode worker runs for one file (a module-level function, so it pickles).
+    decode_job = staticmethod(_decode_job)
+
     # -- lifecycle ---------------------------------------------------------------------------
     @property
     def name(self) -> str:
@@ -287,7 +290,7 @@ class Tagger:
             for path in paths:
                 if cancelled():
                     return
-                yield from accept(_decode_job(path, self.spec, self.max_patches), path)
+                yield from accept(self.decode_job(path, self.spec, self.max_patches), path)
             yield from flush()
             return
 
@@ -308,7 +311,7 @@ class Tagger:
                 cap = 1 if isolating else limit
                 while source and len(in_flight) < cap:
                     p = source.popleft()
-                    in_flight[self._pool.submit(_decode_job, p, self.spec, self.max_patches)] = p
+                    in_flight[self._pool.submit(self.decode_job, p, self.spec, self.max_patches)] = p
                 finished, _ = cf.wait(in_flight, timeout=0.2, return_when=cf.FIRST_COMPLETED)
                 if not finished:
                     if ready and not todo and not suspects and len(in_flight) == 0:
