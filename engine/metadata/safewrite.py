@@ -1,0 +1,220 @@
+"""Rewrite a file so that the user only ever sees the old file or the complete new one.
+
+``atomic_rewrite(path, edit, verify)``:
+
+1. checks that the file exists, is a regular file, is writable (its permission bits, which are
+   honoured even for root: a file marked read-only is not written) and that its folder is writable;
+2. takes an exclusive ``flock`` on the file (POSIX), so another program holding a lock on it, or a
+   second Tag Atlas writer, makes the write fail instead of racing;
+3. copies it to a hidden temporary file in the same folder (``.tagatlas-XXXX.tmp``: same file
+   system, so the final rename is atomic; the scanner skips hidden files) with the same permission
+   bits, owner and extended attributes;
+4. runs ``edit(temp_path)`` (mutagen writes the tags there), fsyncs it, runs ``verify(temp_path)``;
+5. checks that nobody changed or removed the original meanwhile, sets the modification time
+   (the original's when asked to preserve it), renames the temporary file over the original with
+   ``os.replace`` and fsyncs the folder.
+
+Any failure — including an exception from ``edit`` or ``verify`` and a KeyboardInterrupt — removes
+the temporary file and leaves the original untouched; failures are raised as ``TagWriteError`` with
+the path and a plain reason. A process killed between 3 and 5 leaves the original intact and a
+hidden ``.tagatlas-*.tmp`` file, which :func:`remove_stale_temp_files` cleans up.
+
+A symlink is followed (the target is rewritten, the link stays). A file with several hard links
+is replaced under this name only; the other names keep the old tags (reported as a warning).
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from ..errors import TagWriteError
+
+try:  # POSIX advisory locks; on Windows a file in use makes os.replace fail instead
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux/macOS
+    fcntl = None  # type: ignore[assignment]
+
+T = TypeVar("T")
+
+TEMP_PREFIX = ".tagatlas-"
+TEMP_SUFFIX = ".tmp"
+
+
+def os_reason(exc: BaseException) -> str:
+    """A plain sentence for an OSError met while writing."""
+    code = getattr(exc, "errno", None)
+    reasons = {
+        errno.ENOENT: "the file or its folder no longer exists (moved or deleted?)",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "the operation is not permitted (the file may be locked or immutable)",
+        errno.EROFS: "the file is on a read-only file system",
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.ENAMETOOLONG: "the file name is too long",
+        errno.EBUSY: "the file is in use by another program",
+        errno.ETXTBSY: "the file is in use by another program",
+        errno.EISDIR: "this is a folder, not a file",
+        errno.EIO: "the disk reported an input/output error",
+    }
+    if code in reasons:
+        return reasons[code]
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text[0].lower() + text[1:] if text else "unknown error"
+
+
+def _resolve(path: str) -> str:
+    try:
+        return os.path.realpath(path, strict=True)
+    except FileNotFoundError:
+        raise TagWriteError(path, "the file no longer exists (moved or deleted since it was scanned)") from None
+    except OSError as exc:
+        raise TagWriteError(path, os_reason(exc)) from None
+
+
+def check_writable(path: str) -> tuple[str, os.stat_result]:
+    """The real path and stat of a file that may be rewritten; TagWriteError when it may not."""
+    real = _resolve(path)
+    try:
+        st = os.stat(real)
+    except OSError as exc:
+        raise TagWriteError(path, os_reason(exc)) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise TagWriteError(path, "this is not a regular file")
+    if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(real, os.W_OK):
+        raise TagWriteError(path, "the file is read-only")
+    folder = os.path.dirname(real)
+    try:
+        dst = os.stat(folder)
+    except OSError as exc:
+        raise TagWriteError(path, os_reason(exc)) from None
+    if (not dst.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+            or not os.access(folder, os.W_OK | os.X_OK)):
+        raise TagWriteError(path, "the folder is read-only (Tag Atlas writes a temporary copy "
+                                  "next to the file and swaps it in)")
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid() and os.geteuid() != 0:
+        raise TagWriteError(path, "the file belongs to another user; replacing it would change "
+                                  "its owner")
+    return real, st
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_ino, a.st_dev, a.st_size, a.st_mtime_ns) == (b.st_ino, b.st_dev, b.st_size, b.st_mtime_ns)
+
+
+def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
+                   verify: Callable[[str], None] | None = None,
+                   preserve_mtime: bool = False) -> tuple[T, list[str]]:
+    """Run ``edit`` on a temporary copy of ``path`` and swap it in; return (edit's result, warnings).
+
+    ``edit`` and ``verify`` may raise TagWriteError with their own reason; any other exception is
+    reported as a TagWriteError too. The original is never modified in place.
+    """
+    shown = os.fsdecode(path)
+    real, st = check_writable(shown)
+    warnings: list[str] = []
+    if st.st_nlink > 1:
+        warnings.append(f"the file has {st.st_nlink} hard links; only this name gets the new tags")
+    folder = os.path.dirname(real)
+    tmp: str | None = None
+    try:
+        with open(real, "rb") as original:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(original.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise TagWriteError(shown, "the file is locked by another program") from None
+                except OSError:
+                    pass     # file systems without flock support: go on without the lock
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(original, out, 1 << 20)
+            shutil.copystat(real, tmp)           # permission bits, xattrs (and times, reset below)
+            if hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.stat(tmp).st_uid, os.stat(tmp).st_gid):
+                try:
+                    os.chown(tmp, st.st_uid, st.st_gid)
+                except OSError:
+                    warnings.append("the file's group could not be kept")
+
+            result = edit(tmp)
+
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            if verify is not None:
+                verify(tmp)
+            try:
+                now = os.stat(real)
+            except FileNotFoundError:
+                raise TagWriteError(shown, "the file was deleted while its tags were being written") from None
+            if not _same_file(now, st):
+                raise TagWriteError(shown, "the file was changed by another program while its tags "
+                                           "were being written; nothing was written")
+            if preserve_mtime:
+                os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+            else:
+                os.utime(tmp, None)
+            os.replace(tmp, real)
+            tmp = None
+        _fsync_dir(folder)
+        return result, warnings
+    except TagWriteError:
+        raise
+    except PermissionError as exc:
+        raise TagWriteError(shown, f"{os_reason(exc)} (the file may be open or locked by another "
+                                   f"program)") from None
+    except OSError as exc:
+        raise TagWriteError(shown, os_reason(exc)) from None
+    except Exception as exc:  # mutagen and friends raise many types; report, never crash
+        raise TagWriteError(shown, f"the tags could not be written ({_short(exc)})") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def remove_stale_temp_files(folder: str | os.PathLike, *, older_than_s: float = 3600.0) -> list[Path]:
+    """Delete temporary files left in ``folder`` by a write that was killed; return what was removed.
+
+    Only hidden ``.tagatlas-*.tmp`` files older than ``older_than_s`` are touched (a younger one may
+    belong to a write in progress).
+    """
+    removed = []
+    cutoff = time.time() - older_than_s
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX):
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            except OSError:
+                continue
+    return removed
