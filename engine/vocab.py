@@ -81,3 +81,50 @@ def tag_infos_from_json(items: list[dict]) -> list[TagInfo]:
             raise ValueError(f"tag {item.get('name')!r}: unknown category {cat!r}")
         infos.append(TagInfo(item["name"], cat, item.get("display") or display_name(item["name"])))
     return infos
+
+
+#: MagnaTagATune top-50, in the output order of the musicnn MTT models (musicnn 0.1.0
+#: ``configuration.MTT_LABELS``).
+MTT50_TAGS: tuple[str, ...] = (
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
+    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male",
+    "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman",
+    "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man", "classic", "choir", "voice",
+    "new age", "dance", "male voice", "female vocal", "beats", "harp", "cello", "no voice",
+    "weird", "country", "metal", "female voice", "choral",
+)
+
+_MTT_GENRES = {
+    "classical", "techno", "electronic", "rock", "ambient", "indian", "opera", "pop", "classic",
+    "new age", "dance", "country", "metal", "choral",
+}
+_MTT_MOODS = {"slow", "fast", "loud", "quiet", "soft", "weird"}
+_MTT_INSTRUMENTS = {
+    "guitar", "strings", "drums", "piano", "beat", "violin", "vocal", "synth", "female", "male",
+    "singing", "vocals", "no vocals", "harpsichord", "flute", "woman", "male vocal", "no vocal",
+    "sitar", "man", "choir", "voice", "male voice", "female vocal", "beats", "harp", "cello",
+    "no voice", "female voice",
+}
+
+#: MagnaTagATune's many spellings of the same thing share a display name, so writers merge them.
+_MTT_DISPLAY = {
+    "classic": "Classical", "classical": "Classical",
+    "vocal": "Vocals", "vocals": "Vocals", "voice": "Vocals", "singing": "Vocals",
+    "female": "Female Vocals", "woman": "Female Vocals", "female vocal": "Female Vocals",
+    "female voice": "Female Vocals",
+    "male": "Male Vocals", "man": "Male Vocals", "male vocal": "Male Vocals", "male voice": "Male Vocals",
+    "no vocals": "Instrumental", "no vocal": "Instrumental", "no voice": "Instrumental",
+    "beat": "Beat", "beats": "Beat", "synth": "Synth", "new age": "New Age",
+}
+
+
+def mtt_category(tag: str) -> str:
+    key = tag.lower()
+    for cat, members in (("genre", _MTT_GENRES), ("mood", _MTT_MOODS), ("instrument", _MTT_INSTRUMENTS)):
+        if key in members:
+            return cat
+    return "other"
+
+
+def mtt50_tag_infos() -> list[TagInfo]:
+    return [TagInfo(t, mtt_category(t), _MTT_DISPLAY.get(t, display_name(t))) for t in MTT50_TAGS]
