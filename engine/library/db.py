@@ -652,10 +652,11 @@ class Library:
         if status not in TRACK_STATUSES:
             raise ValueError(f"unknown track status {status!r}")
         now = time.time()
-        self._conn.executemany(
-            "UPDATE tracks SET status = ?, updated_at = ? WHERE id = ?",
-            [(status, now, int(i)) for i in track_ids],
-        )
+        with self.transaction():
+            self._conn.executemany(
+                "UPDATE tracks SET status = ?, updated_at = ? WHERE id = ?",
+                [(status, now, int(i)) for i in track_ids],
+            )
 
     def get_track(self, track_id: int) -> Track | None:
         row = self._conn.execute(
@@ -1165,9 +1166,10 @@ class Library:
         if len(ids) != len(pts):
             raise ValueError(f"{len(ids)} track ids for {len(pts)} points")
         lid = int(layout_id)
-        self._conn.executemany(
-            "INSERT OR REPLACE INTO layout_points (layout_id, track_id, x, y) VALUES (?,?,?,?)",
-            zip([lid] * len(ids), ids.tolist(), pts[:, 0].tolist(), pts[:, 1].tolist()))
+        with self.transaction():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO layout_points (layout_id, track_id, x, y) VALUES (?,?,?,?)",
+                zip([lid] * len(ids), ids.tolist(), pts[:, 0].tolist(), pts[:, 1].tolist()))
 
     def set_current_layout(self, layout_id: int) -> None:
         with self.transaction():
