@@ -18,37 +18,13 @@ import csv
 import os
 from pathlib import Path
 
-from engine.vocab import TagInfo
+from engine.vocab import MTT50_TAGS, TagInfo, display_name, mtt50_tag_infos, mtt_category
 
 from . import Catalog, Item
 
-#: The 50 most frequent MagnaTagATune tags, in the customary output order.
-MTT_TOP50: tuple[str, ...] = (
-    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
-    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male",
-    "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman",
-    "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man", "classic", "choir", "voice",
-    "new age", "dance", "male voice", "female vocal", "beats", "harp", "cello", "no voice",
-    "weird", "country", "metal", "female voice", "choral",
-)
-
-_GENRES = {"classical", "techno", "electronic", "rock", "ambient", "indian", "opera", "pop",
-           "classic", "new age", "dance", "country", "metal", "choral"}
-_MOODS = {"loud", "quiet", "soft", "weird"}
-_INSTRUMENTS = {"guitar", "strings", "drums", "piano", "violin", "vocal", "synth", "female",
-                "male", "singing", "vocals", "no vocals", "harpsichord", "flute", "woman",
-                "male vocal", "no vocal", "sitar", "man", "choir", "voice", "male voice",
-                "female vocal", "harp", "cello", "no voice", "female voice"}
-#: Near-duplicates share a display name, so tag writers merge them.
-_DISPLAY = {
-    "vocal": "Vocals", "vocals": "Vocals", "singing": "Vocals", "voice": "Vocals",
-    "no vocal": "No Vocals", "no vocals": "No Vocals", "no voice": "No Vocals",
-    "female": "Female Vocals", "woman": "Female Vocals", "female vocal": "Female Vocals",
-    "female voice": "Female Vocals", "male": "Male Vocals", "man": "Male Vocals",
-    "male vocal": "Male Vocals", "male voice": "Male Vocals", "choir": "Choir", "choral": "Choir",
-    "beat": "Beats", "beats": "Beats", "classic": "Classical", "classical": "Classical",
-    "new age": "New Age", "indian": "Indian",
-}
+#: The 50 most frequent MagnaTagATune tags, in the customary output order (the same list,
+#: categories and display names as the app's MTT models: engine.vocab).
+MTT_TOP50: tuple[str, ...] = MTT50_TAGS
 
 TRAIN_FOLDERS = frozenset("0123456789ab")
 VALID_FOLDERS = frozenset("c")
@@ -56,15 +32,11 @@ TEST_FOLDERS = frozenset("def")
 
 
 def mtt_tag_info(tag: str) -> TagInfo:
-    if tag in _GENRES:
-        cat = "genre"
-    elif tag in _MOODS:
-        cat = "mood"
-    elif tag in _INSTRUMENTS:
-        cat = "instrument"
-    else:
-        cat = "other"
-    return TagInfo(tag, cat, _DISPLAY.get(tag, " ".join(w.capitalize() for w in tag.split())))
+    """Category and display name of an MTT tag, as the app shows its MTT models' tags."""
+    for info in mtt50_tag_infos():
+        if info.name == tag:
+            return info
+    return TagInfo(tag, mtt_category(tag), display_name(tag))
 
 
 def folder_split(mp3_path: str) -> str | None:
