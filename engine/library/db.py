@@ -658,6 +658,17 @@ class Library:
                 [(status, now, int(i)) for i in track_ids],
             )
 
+    def settled_status(self, track_id: int) -> str:
+        """The status a track's history implies: written (a write not undone), else analysed
+        (has an analysis), else new. Used when a gone track comes back or a write is undone."""
+        c = self._conn
+        if c.execute("SELECT 1 FROM write_journal WHERE track_id = ? AND undone = 0 LIMIT 1",
+                     (int(track_id),)).fetchone():
+            return "written"
+        if c.execute("SELECT 1 FROM analyses WHERE track_id = ? LIMIT 1", (int(track_id),)).fetchone():
+            return "analysed"
+        return "new"
+
     def get_track(self, track_id: int) -> Track | None:
         row = self._conn.execute(
             f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE id = ?", (int(track_id),)

@@ -192,68 +192,33 @@ class FileMetadata:
 def read_file_metadata(path: str) -> FileMetadata:
     """The file's existing tags. Raises :class:`engine.errors.TagReadError` when they cannot be
     read (the audio may still be fine)."""
-    try:
-        from ..metadata import read_tags
-    except ImportError:  # the metadata package is not installed in this build
-        return _read_with_mutagen(path)
-    return _metadata_from_filetags(read_tags(path))
+    from ..metadata import read_tags
+
+    return metadata_from_filetags(read_tags(path))
 
 
-def _read_with_mutagen(path: str) -> FileMetadata:
-    import mutagen
+def metadata_from_filetags(tags: Any) -> FileMetadata:
+    """What the library stores from an :class:`engine.metadata.FileTags`: title, artist, album,
+    album artist, genre and mood (split into lists), plus track number, date, the tag family and
+    custom fields in ``extra`` (the long score field is left out: the analyses hold the scores)."""
+    from ..metadata import SCORES_FIELD
 
-    from ..errors import TagReadError
-
-    try:
-        with open(path, "rb") as fh:
-            mf = mutagen.File(fh, easy=True)
-    except OSError as exc:
-        raise TagReadError(path, f"the tags cannot be read ({exc.strerror or exc})") from None
-    except Exception as exc:
-        raise TagReadError(path, f"the tags are damaged ({exc})") from None
-    if mf is None:
-        return FileMetadata({})
-    tags = mf.tags or {}
-
-    def get(key):
-        try:
-            v = tags.get(key)
-        except Exception:
-            return None
-        return [str(x) for x in v] if isinstance(v, list) else v
-
-    md = {k: get(k) for k in ("title", "artist", "album", "albumartist", "genre", "mood")}
-    length = getattr(getattr(mf, "info", None), "length", None)
-    return FileMetadata(_metadata_from_filetags(md).fields, float(length) if length else None,
-                        type(mf).__name__)
-
-
-def _metadata_from_filetags(tags: Any) -> FileMetadata:
-    def first(v):
-        if isinstance(v, (list, tuple)):
-            return str(v[0]) if v else None
-        return None if v is None else str(v)
-
-    def many(v):
-        if v is None:
-            return []
-        if isinstance(v, (list, tuple)):
-            return [str(x) for x in v]
-        return [str(v)]
-
-    fields = tags if isinstance(tags, Mapping) else getattr(tags, "fields", None)
-    get = (lambda k: fields.get(k)) if isinstance(fields, Mapping) else (lambda k: getattr(tags, k, None))
     md: dict[str, Any] = {
-        "title": first(get("title")), "artist": first(get("artist")), "album": first(get("album")),
-        "albumartist": first(get("albumartist")), "genre": many(get("genre")), "mood": many(get("mood")),
+        "title": tags.title, "artist": tags.artist, "album": tags.album,
+        "albumartist": tags.albumartist, "genre": tags.get("genre"), "mood": tags.get("mood"),
     }
-    if isinstance(fields, Mapping):  # keep what else the file says (era, instruments, our scores…)
-        for k, v in fields.items():
-            if k not in md and v not in (None, [], ""):
-                md[k] = v if isinstance(v, (str, int, float, list)) else str(v)
-    duration = getattr(tags, "duration_s", None)
-    fmt = getattr(tags, "format", None)
-    return FileMetadata(md, float(duration) if duration else None, str(fmt) if fmt else None)
+    for key in ("tracknumber", "date", "tag_type", "id3_version"):
+        value = getattr(tags, key, None)
+        if value:
+            md[key] = value
+    custom = {k: list(v) for k, v in (tags.custom or {}).items() if k != SCORES_FIELD}
+    if custom:
+        md["custom"] = custom
+    if (tags.custom or {}).get(SCORES_FIELD):
+        md["has_scores_field"] = True
+    if getattr(tags, "has_cover", False):
+        md["has_cover"] = True
+    return FileMetadata(md, float(tags.duration_s) if tags.duration_s else None, tags.format or None)
 
 
 # --- the scan -----------------------------------------------------------------------------------------
@@ -332,17 +297,6 @@ class _Batches:
             self._end(exc)
         else:
             self._end()
-
-
-def _restored_status(lib: Library, track_id: int) -> str:
-    """The status a track gets back when it reappears after being gone."""
-    c = lib.connection
-    if c.execute("SELECT 1 FROM write_journal WHERE track_id = ? AND undone = 0 LIMIT 1",
-                 (track_id,)).fetchone():
-        return "written"
-    if c.execute("SELECT 1 FROM analyses WHERE track_id = ? LIMIT 1", (track_id,)).fetchone():
-        return "analysed"
-    return "new"
 
 
 def _is_under(path_bytes: bytes, folders: list[bytes]) -> bool:
@@ -466,10 +420,10 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
             library.update_track(tid, path=f.path, size=f.size, mtime_ns=f.mtime_ns, fingerprint=fp)
             conn.execute("UPDATE errors SET path = ?, path_text = ? WHERE track_id = ?",
                          (path_to_db(f.path), printable_path(f.path), tid))
-            library.update_track(tid, status=_restored_status(library, tid))
+            library.update_track(tid, status=library.settled_status(tid))
         summary.moved = len(moves)
         for tid, f in reappeared:
-            library.update_track(tid, status=_restored_status(library, tid))
+            library.update_track(tid, status=library.settled_status(tid))
         library.set_status((st[0] for st in missing.values()), "gone")
         summary.gone = len(missing)
         # folder-level problems are replaced by this scan's
@@ -496,11 +450,10 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
             if is_cancelled():
                 summary.cancelled = True
                 break
-            report("read", i, len(to_read), f.path)
             with library.transaction():
                 _read_one(library, f, tid, fail)
             batches.tick()
-        report("read", len(to_read), len(to_read), "")
+            report("read", i + 1, len(to_read), f.path)
     if summary.cancelled:
         summary.failed = len(failed_paths)
         summary.elapsed_s = time.monotonic() - t_start

@@ -1,0 +1,158 @@
+"""``tagatlas scan DIR...``: find the music in folders, record it in the library and analyse it.
+
+Also home of the small helpers the library commands share (opening the library from ``--db``,
+the phase-aware progress display, exit codes).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TextIO
+
+from ..errors import printable_path as printable
+
+#: Exit codes of the library commands.
+EXIT_OK, EXIT_SOME_FAILED, EXIT_FAILED = 0, 1, 2
+
+
+def open_library(args: argparse.Namespace):
+    """The library named by the global ``--db`` (default: the user data folder / TAGATLAS_DB)."""
+    from ..library import Library
+
+    return Library(getattr(args, "db", None))
+
+
+def exit_code(n_ok: int, n_failed: int) -> int:
+    """0 when nothing failed, 2 when everything attempted failed, else 1."""
+    if n_failed == 0:
+        return EXIT_OK
+    return EXIT_FAILED if n_ok == 0 else EXIT_SOME_FAILED
+
+
+_PHASES = {"walk": "finding files", "read": "reading tags", "analyse": "analysing", "write": "writing tags",
+           "plan": "reading tags"}
+
+
+class PhaseProgress:
+    """``progress(phase, done, total, path)`` for the engine's long operations.
+
+    On a terminal: one rewritten line with a bar, tracks/s and ETA. Otherwise (a pipe, a log
+    file): a plain line when a phase starts, every 10 % or 10 s, and when it ends.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.phase: str | None = None
+        self.t0 = self._last = time.perf_counter()
+        self._last_pct = -1
+        self._dirty = False
+
+    def __call__(self, phase: str, done: int, total: int, path: str = "") -> None:
+        now = time.perf_counter()
+        if phase != self.phase:
+            self._end_line()
+            self.phase, self.t0, self._last_pct = phase, now, -1
+            if not self.tty and (total > 0 or phase == "walk"):
+                self._print(f"{_PHASES.get(phase, phase)}..." if total == 0 else
+                            f"{_PHASES.get(phase, phase)}: {total} files")
+        label = _PHASES.get(phase, phase)
+        elapsed = now - self.t0
+        rate = done / elapsed if elapsed > 0 else 0.0
+        if self.tty:
+            if now - self._last < 0.1 and done < total:
+                return
+            self._last = now
+            if total <= 0:
+                line = f"{label}: {done} found"
+            else:
+                width = 24
+                fill = int(width * done / total)
+                eta = (total - done) / rate if rate > 0 else 0.0
+                line = (f"{label} [{'#' * fill}{'.' * (width - fill)}] {done}/{total} "
+                        f"{rate:6.1f} tracks/s  ETA {_duration(eta)}")
+            self.stream.write("\r" + line[:120].ljust(80))
+            self.stream.flush()
+            self._dirty = True
+        elif total > 0 and done > 0:
+            pct = int(100 * done / total)
+            if done == total or pct // 10 > self._last_pct // 10 or now - self._last >= 10:
+                self._last, self._last_pct = now, pct
+                eta = (total - done) / rate if rate > 0 else 0.0
+                self._print(f"{label}: {done}/{total} ({pct}%) {rate:.1f} tracks/s"
+                            + (f", ETA {_duration(eta)}" if done < total else ""))
+
+    def _print(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _end_line(self) -> None:
+        if self.tty and self._dirty:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._dirty = False
+
+    def finish(self) -> None:
+        self._end_line()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "scan", help="add folders to the library and analyse new or changed tracks",
+        description="Find the audio files in DIRs (recursively), record them and their tags in the "
+                    "library and analyse the ones that are new or changed. Unchanged files are "
+                    "skipped; moved files keep their analysis; removed files are marked gone. "
+                    "Files are never modified.")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="folders (or single files) to scan")
+    p.add_argument("--model", default=None, help="model bundle to analyse with (default: musicnn-msd)")
+    p.add_argument("--no-analyse", "--no-analyze", dest="analyse", action="store_false",
+                   help="only record files and their tags")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="try again files whose decoding failed in an earlier scan")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="decoding processes (default: up to 4; 0 decodes in this process)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..library.scanner import scan
+
+    progress = PhaseProgress()
+    with open_library(args) as lib:
+        try:
+            s = scan(lib, args.dirs, model=args.model, analyse=args.analyse, workers=args.workers,
+                     device=args.device, progress=progress, retry_failed=args.retry_failed)
+        finally:
+            progress.finish()
+    found = s.new + s.changed + s.unchanged + s.moved
+    print(f"{found} audio files in {', '.join(printable(r) for r in s.roots)}: "
+          f"{s.new} new, {s.changed} changed, {s.unchanged} unchanged, {s.moved} moved, "
+          f"{s.gone} gone, {s.failed} failed")
+    if s.analysed:
+        rate = f" ({s.analysed / s.elapsed_s:.1f} tracks/s overall)" if s.elapsed_s > 0 else ""
+        print(f"analysed {s.analysed} tracks with {s.model} in {s.elapsed_s:.1f} s{rate}")
+    if s.loops:
+        print(f"note: {s.loops} folder links lead back into folders already scanned; they were followed once")
+    if s.skipped:
+        print(f"note: {s.skipped} hidden or system entries were skipped")
+    for folder, why in s.unlisted:
+        print(f"could not read folder {printable(folder)}: {why}; its files were left as they were")
+    shown = s.failures[:20]
+    for f in shown:
+        print(f"failed ({f.stage}): {f.display_path}: {f.reason}")
+    if len(s.failures) > len(shown):
+        print(f"... and {len(s.failures) - len(shown)} more; see 'tagatlas errors'")
+    if s.cancelled:
+        print("the scan was cancelled; run it again to carry on")
+        return EXIT_SOME_FAILED
+    handled = s.new + s.changed + s.moved
+    return exit_code(max(0, handled - s.failed) + s.unchanged, s.failed)

@@ -1,0 +1,278 @@
+"""Writing predicted tags into files, journaled in the library, and undoing those writes.
+
+:func:`plan_writes` reads each selected file's tags afresh and asks the tag policy what would
+change (the dry run). :func:`write_planned` applies the plans with
+:func:`engine.metadata.apply_change`; every file written is journaled (what its tag keys held
+before and after) in one write batch, and the track row is refreshed so the next scan sees the
+file as unchanged. :func:`undo_last_batch` and :func:`undo_files` put the recorded "before"
+back with :func:`engine.metadata.restore_fields`. A file that fails (read-only, deleted since
+the scan, damaged tags, edited since the write) is reported and recorded; the others go on.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from ..errors import FileError, LibraryError
+from .db import Library, normalize_path, printable_path
+
+ProgressFn = Callable[[int, int, str], None]
+CancelFn = Callable[[], bool]
+
+
+@dataclass
+class FileFailure:
+    path: str
+    track_id: int | None
+    kind: str
+    reason: str
+
+    @property
+    def display_path(self) -> str:
+        return printable_path(self.path)
+
+    def __str__(self) -> str:
+        return f"{self.display_path}: {self.reason}"
+
+
+@dataclass
+class PlannedWrite:
+    """One file's planned change (``change`` is an :class:`engine.metadata.TagChange`; it is
+    false when nothing would change)."""
+
+    track_id: int
+    path: str
+    change: Any
+
+    def format_diff(self) -> str:
+        return self.change.format_diff()
+
+
+@dataclass
+class WritePlan:
+    model: str
+    policy: Any                                        # engine.metadata.TagPolicy
+    changes: list[PlannedWrite] = field(default_factory=list)    # files that would change
+    unchanged: list[int] = field(default_factory=list)           # track ids already as planned
+    not_analysed: list[int] = field(default_factory=list)        # no analysis by the model
+    failures: list[FileFailure] = field(default_factory=list)
+
+
+@dataclass
+class WriteOutcome:
+    batch_id: int | None
+    written: list[int] = field(default_factory=list)             # track ids
+    failures: list[FileFailure] = field(default_factory=list)
+    cancelled: bool = False
+
+
+@dataclass
+class UndoOutcome:
+    batch_id: int | None                                         # for --last
+    restored: list[str] = field(default_factory=list)            # paths
+    already: list[str] = field(default_factory=list)             # held the old tags already
+    failures: list[FileFailure] = field(default_factory=list)
+
+
+def _failure(path: str, track_id: int | None, exc: BaseException) -> FileFailure:
+    if isinstance(exc, FileError):
+        return FileFailure(path, track_id, exc.kind, exc.reason)
+    if isinstance(exc, OSError):
+        return FileFailure(path, track_id, type(exc).__name__, exc.strerror or str(exc))
+    return FileFailure(path, track_id, type(exc).__name__, str(exc) or type(exc).__name__)
+
+
+def choose_model(lib: Library, model: str | None = None) -> str:
+    """The model whose analyses to use: ``model`` if given, else the only one the library has,
+    else the engine's default when it was used; a :class:`LibraryError` explains otherwise."""
+    have = lib.analysed_models()
+    if model is not None:
+        if model not in have:
+            raise LibraryError(f"no track in the library has been analysed with model {model!r}"
+                               + (f" (analysed with: {', '.join(have)})" if have else ""))
+        return model
+    if not have:
+        raise LibraryError("no track in the library has been analysed yet; run 'tagatlas scan' first")
+    if len(have) == 1:
+        return next(iter(have))
+    from ..bundle import DEFAULT_MODEL
+
+    if DEFAULT_MODEL in have:
+        return DEFAULT_MODEL
+    raise LibraryError(f"the library holds analyses by several models ({', '.join(have)}); "
+                       f"choose one with --model")
+
+
+def refresh_track(lib: Library, track_id: int, path: str, *, status: str | None = None) -> None:
+    """After Tag Atlas changed a file: store its new size, time, fingerprint and tags, so that the
+    next scan sees it as unchanged (the audio did not change, so the analyses stay)."""
+    from .scanner import content_fingerprint, read_file_metadata
+
+    try:
+        st = os.stat(path)
+        fp = content_fingerprint(path)
+    except (OSError, FileError):
+        return
+    fields: dict[str, Any] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "fingerprint": fp}
+    if status is not None:
+        fields["status"] = status
+    lib.update_track(track_id, **fields)
+    try:
+        meta = read_file_metadata(path)
+    except FileError:
+        return
+    lib.set_metadata(track_id, meta.fields)
+
+
+def plan_writes(lib: Library, track_ids: Iterable[int], policy: Any, *, model: str | None = None,
+                accept: dict[int, Iterable[str]] | None = None,
+                reject: dict[int, Iterable[str]] | None = None,
+                progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> WritePlan:
+    """What writing ``model``'s predictions with ``policy`` would change in each track's file.
+
+    Each file's tags are read now (not taken from the database), so the plan matches the file.
+    ``accept`` / ``reject``: per track id, review overrides (see ``plan_changes``).
+    """
+    from ..metadata import plan_changes, read_tags
+
+    model = choose_model(lib, model)
+    tags = lib.model_tags(model)
+    thresholds = lib.model_thresholds(model)
+    plan = WritePlan(model=model, policy=policy)
+    ids = list(track_ids)
+    for i, tid in enumerate(ids):
+        if cancel is not None and cancel():
+            break
+        track = lib.get_track(tid)
+        if track is None:
+            continue
+        if progress is not None:
+            progress(i + 1, len(ids), track.path)
+        analysis = lib.get_analysis(tid, model)
+        if analysis is None:
+            plan.not_analysed.append(tid)
+            continue
+        try:
+            current = read_tags(track.path)
+            change = plan_changes(current, analysis.scores, tags, model, policy,
+                                  accept=(accept or {}).get(tid), reject=(reject or {}).get(tid),
+                                  thresholds=thresholds)
+        except FileError as exc:
+            plan.failures.append(_failure(track.path, tid, exc))
+            continue
+        if change:
+            plan.changes.append(PlannedWrite(tid, track.path, change))
+        else:
+            plan.unchanged.append(tid)
+    return plan
+
+
+def write_planned(lib: Library, plan: WritePlan, *, preserve_mtime: bool = False,
+                  progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> WriteOutcome:
+    """Apply ``plan.changes`` as one journaled write batch (failures recorded, the rest goes on)."""
+    from ..metadata import apply_change
+
+    if not plan.changes:
+        return WriteOutcome(batch_id=None, failures=list(plan.failures))
+    params = {"policy": plan.policy.to_dict(), "preserve_mtime": preserve_mtime}
+    batch = lib.begin_write_batch(model=plan.model, params=params)
+    out = WriteOutcome(batch_id=batch, failures=list(plan.failures))
+    for f in plan.failures:
+        lib.add_error("write", f.kind, f.reason, track_id=f.track_id,
+                      path=None if f.track_id is not None else f.path)
+    for i, pw in enumerate(plan.changes):
+        if cancel is not None and cancel():
+            out.cancelled = True
+            break
+        if progress is not None:
+            progress(i + 1, len(plan.changes), pw.path)
+        try:
+            record = apply_change(pw.path, pw.change, plan.policy, preserve_mtime=preserve_mtime)
+        except (FileError, OSError) as exc:
+            fail = _failure(pw.path, pw.track_id, exc)
+            out.failures.append(fail)
+            lib.add_error("write", fail.kind, fail.reason, track_id=pw.track_id)
+            continue
+        if not record.written:
+            continue
+        with lib.transaction():
+            lib.add_journal_entry(
+                batch, pw.path,
+                {"tags": record.fields_before, "raw": record.before},
+                {"tags": record.fields_after, "raw": record.after, "warnings": record.warnings},
+                track_id=pw.track_id)
+            lib.clear_errors(track_id=pw.track_id, stages=["write"])
+            refresh_track(lib, pw.track_id, pw.path, status="written")
+        out.written.append(pw.track_id)
+    return out
+
+
+def _undo_entries(lib: Library, entries: list, *, force: bool, preserve_mtime: bool,
+                  outcome: UndoOutcome) -> None:
+    from ..metadata import restore_fields
+
+    for e in entries:
+        path, track = e.path, None
+        if e.track_id is not None:
+            track = lib.get_track(e.track_id)
+            if track is not None and track.status != "gone":
+                path = track.path        # the file moved since the write: follow it
+        raw_before = (e.fields_before or {}).get("raw")
+        raw_after = (e.fields_after or {}).get("raw")
+        if raw_before is None:
+            outcome.failures.append(FileFailure(path, e.track_id, "LibraryError",
+                                                "the journal entry holds no restorable state"))
+            continue
+        try:
+            record = restore_fields(path, raw_before, after=raw_after, force=force,
+                                    preserve_mtime=preserve_mtime)
+        except (FileError, OSError) as exc:
+            fail = _failure(path, e.track_id, exc)
+            outcome.failures.append(fail)
+            lib.add_error("write", fail.kind, f"undo: {fail.reason}", track_id=e.track_id,
+                          path=None if e.track_id is not None else path)
+            continue
+        with lib.transaction():
+            lib.mark_undone([e.id])
+            if track is not None:
+                lib.clear_errors(track_id=track.id, stages=["write"])
+                refresh_track(lib, track.id, path)
+                lib.update_track(track.id, status=lib.settled_status(track.id))
+        (outcome.restored if record.written else outcome.already).append(path)
+
+
+def undo_last_batch(lib: Library, *, force: bool = False, preserve_mtime: bool = False) -> UndoOutcome:
+    """Restore every file of the newest write batch that is not undone yet."""
+    batch = lib.last_write_batch()
+    if batch is None:
+        raise LibraryError("there is no tag write to undo")
+    out = UndoOutcome(batch_id=batch.id)
+    entries = lib.journal_entries(batch_id=batch.id, include_undone=False)
+    _undo_entries(lib, entries, force=force, preserve_mtime=preserve_mtime, outcome=out)
+    return out
+
+
+def undo_files(lib: Library, paths: Iterable[str | os.PathLike], *, force: bool = False,
+               preserve_mtime: bool = False) -> UndoOutcome:
+    """Undo the most recent (not yet undone) write of each file in ``paths``."""
+    out = UndoOutcome(batch_id=None)
+    for p in paths:
+        path = normalize_path(p)
+        track = lib.get_track_by_path(path)
+        entries = []
+        if track is not None:
+            entries = lib.journal_entries(track_id=track.id, include_undone=False)
+        if not entries:
+            entries = lib.journal_entries(path=path, include_undone=False)
+        if not entries:
+            out.failures.append(FileFailure(path, track.id if track else None, "LibraryError",
+                                            "Tag Atlas has no write of this file to undo"))
+            continue
+        _undo_entries(lib, [entries[-1]], force=force, preserve_mtime=preserve_mtime, outcome=out)
+    return out
+
+
+__all__ = ["FileFailure", "PlannedWrite", "WritePlan", "WriteOutcome", "UndoOutcome",
+           "choose_model", "plan_writes", "write_planned", "undo_last_batch", "undo_files",
+           "refresh_track"]
