@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.vocab import TagInfo, display_name
+from engine.vocab import TagInfo
 
 from . import Catalog, Item, hash_split, split_multi
 
@@ -29,6 +29,18 @@ class LabelledTrack:
     track_id: int
     path: str
     values: dict[str, tuple[str, ...]]      # category -> normalised (lower-case) values
+    artist: str = ""
+    album: str = ""
+
+    @property
+    def group(self) -> str:
+        """Cross-validation group: tracks of one artist (else album) are never split across
+        folds, so that a model cannot score by recognising the artist."""
+        if self.artist.strip():
+            return "artist:" + self.artist.strip().lower()
+        if self.album.strip():
+            return "album:" + self.album.strip().lower()
+        return f"track:{self.track_id}"
 
 
 def normalise_values(values: list[str] | tuple[str, ...]) -> list[str]:
@@ -57,7 +69,7 @@ def labelled_tracks(db_path: str | os.PathLike | None = None) -> tuple[list[Labe
                 if vals:
                     values[cat] = tuple(vals)
             if values:
-                tracks.append(LabelledTrack(row.id, row.path, values))
+                tracks.append(LabelledTrack(row.id, row.path, values, row.artist or "", row.album or ""))
     best: dict[str, tuple[int, str]] = {}
     for (key, spelled), n in spellings.items():
         if key not in best or n > best[key][0]:
@@ -94,7 +106,7 @@ def build_vocabulary(tracks: list[LabelledTrack], spellings: dict[str, str], *,
                                             f"{min_negatives} counter-examples are needed"))
             else:
                 keys.append((cat, value))
-                tags.append(TagInfo(shown, cat, display_name(shown) if shown == value else shown))
+                tags.append(TagInfo(shown, cat, shown))   # the user's own spelling, as they wrote it
     return Vocabulary(tags, keys, refused)
 
 
@@ -120,7 +132,12 @@ def read_library(db_path: str | os.PathLike | None = None, *, min_positives: int
     """
     tracks, spellings = labelled_tracks(db_path)
     vocab = build_vocabulary(tracks, spellings, min_positives=min_positives, min_negatives=0)
-    names = {k: t.name for k, t in zip(vocab.keys, vocab.tags)}
+    names: dict[tuple[str, str], str] = {}
+    infos = []
+    for k, t in zip(vocab.keys, vocab.tags):   # a value used as both genre and mood is one tag here
+        if t.name not in names.values():
+            infos.append(t)
+        names[k] = t.name
     items = []
     for t in tracks:
         tags = tuple(names[(c, v)] for c, vs in t.values.items() for v in vs if (c, v) in names)
@@ -128,4 +145,4 @@ def read_library(db_path: str | os.PathLike | None = None, *, min_positives: int
     missing = [(f"{c}:{v}", why) for c, v, why in vocab.refused]
     notes = (f"the user's library ({len(tracks)} tracks with genre/mood); tags with at least "
              f"{min_positives} tracks; stable hash split {1 - valid - test:.0%}/{valid:.0%}/{test:.0%}")
-    return Catalog("library", vocab.tags, items, missing, notes)
+    return Catalog("library", infos, items, missing, notes)
