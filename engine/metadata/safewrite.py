@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -183,7 +184,8 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
     except OSError as exc:
         raise TagWriteError(shown, os_reason(exc)) from None
     except Exception as exc:  # mutagen and friends raise many types; report, never crash
-        raise TagWriteError(shown, f"the tags could not be written ({_short(exc)})") from None
+        detail = clean_message(exc, shown, real) or type(exc).__name__
+        raise TagWriteError(shown, f"the tags could not be written ({detail})") from None
     finally:
         if tmp is not None:
             try:
@@ -192,8 +194,16 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
                 pass
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+def clean_message(exc: BaseException, *paths: str) -> str:
+    """The useful part of an exception's message: file names (and our temporary names) removed;
+    "" when nothing useful is left (mutagen sometimes says just "error")."""
+    text = str(exc)
+    for p in paths:
+        text = text.replace(repr(p), "").replace(p, "")
+    text = re.sub(r"\S*" + re.escape(TEMP_PREFIX) + r"\S*" + re.escape(TEMP_SUFFIX) + "'?", "", text)
+    text = text.strip(" :'\"")
+    if not text or text.lower() == "error":
+        return ""
     return text if len(text) <= 160 else text[:157] + "..."
 
 

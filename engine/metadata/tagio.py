@@ -14,11 +14,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import mutagen.id3
+import mutagen.mp3
+
 from ..errors import MetadataError, TagReadError, TagWriteError
 from .filetags import FileTags
 from .policy import TagChange, TagPolicy
 from .registry import TagFormat, format_for
-from .safewrite import atomic_rewrite, os_reason
+from .safewrite import atomic_rewrite, clean_message, os_reason
 
 log = logging.getLogger(__name__)
 
@@ -26,29 +29,39 @@ RECORD_VERSION = 1
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
+    return clean_message(exc) or type(exc).__name__
 
 
-def _open(fmt: TagFormat, path: str, *, for_write: bool = False) -> Any:
+def _damaged(fmt: TagFormat, exc: BaseException, *paths: str) -> str:
+    if isinstance(exc, mutagen.id3.error):
+        reason = "its ID3 tag is damaged"
+    elif isinstance(exc, mutagen.mp3.HeaderNotFoundError):
+        reason = "no MP3 audio was found in it: not an MP3 file, or damaged"
+    else:
+        reason = f"not a readable {fmt.name} file, or its tags are damaged"
+    detail = clean_message(exc, *paths)
+    return f"{reason} ({detail})" if detail else reason
+
+
+def _open(fmt: TagFormat, path: str, *, for_write: bool = False, shown: str | None = None) -> Any:
     """Open with mutagen; every failure becomes a TagReadError with a plain reason."""
+    shown = shown or path
     try:
         if os.path.getsize(path) == 0:
-            raise TagReadError(path, "the file is empty")
+            raise TagReadError(shown, "the file is empty")
         return fmt.open_for_write(path) if for_write else fmt.open(path)
     except MetadataError:
         raise
     except FileNotFoundError:
-        raise TagReadError(path, "the file does not exist (moved or deleted?)") from None
+        raise TagReadError(shown, "the file does not exist (moved or deleted?)") from None
     except IsADirectoryError:
-        raise TagReadError(path, "this is a folder, not a file") from None
+        raise TagReadError(shown, "this is a folder, not a file") from None
     except PermissionError:
-        raise TagReadError(path, "no permission to read the file") from None
+        raise TagReadError(shown, "no permission to read the file") from None
     except OSError as exc:
-        raise TagReadError(path, os_reason(exc)) from None
+        raise TagReadError(shown, os_reason(exc)) from None
     except Exception as exc:   # mutagen raises many kinds of errors on damaged files
-        raise TagReadError(path, f"not a readable {fmt.name} file, or its tags are damaged "
-                                 f"({_short(exc)})") from None
+        raise TagReadError(shown, _damaged(fmt, exc, path, shown)) from None
 
 
 def _format(path: str) -> TagFormat:
@@ -138,7 +151,7 @@ def _write_format(path: str) -> TagFormat:
 
 def _reopen_for_write(fmt: TagFormat, path: str, shown: str) -> Any:
     try:
-        return _open(fmt, path, for_write=True)
+        return _open(fmt, path, for_write=True, shown=shown)
     except TagReadError as exc:
         raise TagWriteError(shown, f"{exc.reason}; nothing was written") from None
 
@@ -197,7 +210,7 @@ def apply_change(path: str | os.PathLike, change: TagChange, policy: TagPolicy |
 
 def _open_view(fmt: TagFormat, tmp: str, shown: str) -> FileTags:
     try:
-        mf = _open(fmt, tmp)
+        mf = _open(fmt, tmp, shown=shown)
         return fmt.read(mf, shown)
     except TagReadError as exc:
         raise TagWriteError(shown, f"{exc.reason}; nothing was written") from None
