@@ -268,3 +268,36 @@ def test_filetags_round_trip_and_split():
     assert ft.get("tagatlas_scores") == ft.custom["TAGATLAS_SCORES"]     # never split
     assert ft.scores()["scores"] == {"a;b": 0.5}
     assert FileTags.from_dict(json.loads(json.dumps(ft.to_dict()))) == ft
+
+
+def test_plan_file_reads_then_plans(tmp_path):
+    from engine.metadata import plan_file
+    path = make_audio("wav", tmp_path)
+    change = plan_file(path, SCORES, TAGS, "m")
+    assert change.after["genre"] == ["Rock", "Jazz"] and change.path == str(path)
+
+
+def test_killed_writer_leaves_the_original_intact(tmp_path):
+    """A writer process killed (SIGKILL) just before the swap: original intact, temp file cleanable."""
+    import subprocess
+    import sys
+    path = make_audio("flac", tmp_path)
+    data = path.read_bytes()
+    code = (
+        "import os, signal, sys\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from engine.metadata import safewrite, plan_file, apply_change\n"
+        "from engine.vocab import msd50_tag_infos\n"
+        "import numpy as np\n"
+        "safewrite.os.replace = lambda a, b: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "tags = msd50_tag_infos()\n"
+        "apply_change(sys.argv[1], plan_file(sys.argv[1], np.full(len(tags), 0.9), tags, 'm'))\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", code, str(path), root], capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()
+    assert path.read_bytes() == data
+    left = temp_leftovers(tmp_path)
+    assert len(left) == 1                      # the killed write's temp file, hidden
+    assert remove_stale_temp_files(tmp_path, older_than_s=0) == [tmp_path / left[0]]
+    assert not temp_leftovers(tmp_path)

@@ -20,7 +20,7 @@ from .policy import (MODES, CategoryRule, TagChange, TagPolicy, check_field_name
                      predicted_values, scores_json)
 from .registry import TagFormat, format_for, register, supported_extensions
 from .safewrite import remove_stale_temp_files
-from .tagio import (WriteRecord, apply_change, read_cover, read_tags, restore_fields,
+from .tagio import (WriteRecord, apply_change, plan_file, read_cover, read_tags, restore_fields,
                     try_apply_change, try_read_tags, try_restore_fields)
 
 __all__ = [
@@ -29,6 +29,6 @@ __all__ = [
     "MODES", "CategoryRule", "TagPolicy", "TagChange", "plan_changes", "predicted_values",
     "scores_json", "check_field_name",
     "TagFormat", "register", "format_for", "supported_extensions",
-    "WriteRecord", "read_tags", "try_read_tags", "read_cover", "apply_change", "try_apply_change",
+    "WriteRecord", "plan_file", "read_tags", "try_read_tags", "read_cover", "apply_change", "try_apply_change",
     "restore_fields", "try_restore_fields", "remove_stale_temp_files",
 ]

@@ -117,6 +117,23 @@ def _fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
+def _copy(src, dst) -> None:
+    """Copy an open file: ``copy_file_range`` (a reflink on btrfs/XFS) where there is one."""
+    if hasattr(os, "copy_file_range"):
+        size = os.fstat(src.fileno()).st_size
+        try:
+            while os.copy_file_range(src.fileno(), dst.fileno(), 1 << 30):
+                pass
+            if os.fstat(dst.fileno()).st_size == size:
+                return
+        except OSError:       # other file systems / kernels: start over the portable way
+            pass
+        src.seek(0)
+        dst.seek(0)
+        dst.truncate()
+    shutil.copyfileobj(src, dst, 1 << 20)
+
+
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_ino, a.st_dev, a.st_size, a.st_mtime_ns) == (b.st_ino, b.st_dev, b.st_size, b.st_mtime_ns)
 
@@ -147,7 +164,7 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
                     pass     # file systems without flock support: go on without the lock
             fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
             with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(original, out, 1 << 20)
+                _copy(original, out)
             shutil.copystat(real, tmp)           # permission bits, xattrs (and times, reset below)
             if hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.stat(tmp).st_uid, os.stat(tmp).st_gid):
                 try:
@@ -172,6 +189,8 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
                 os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
             else:
                 os.utime(tmp, None)
+            if fcntl is None:
+                original.close()     # Windows cannot replace a file that is still open
             os.replace(tmp, real)
             tmp = None
         _fsync_dir(folder)

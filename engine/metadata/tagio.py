@@ -19,7 +19,7 @@ import mutagen.mp3
 
 from ..errors import MetadataError, TagReadError, TagWriteError
 from .filetags import FileTags
-from .policy import TagChange, TagPolicy
+from .policy import TagChange, TagPolicy, plan_changes
 from .registry import TagFormat, format_for
 from .safewrite import atomic_rewrite, clean_message, os_reason
 
@@ -100,6 +100,12 @@ def read_cover(path: str | os.PathLike) -> bytes | None:
         return fmt.cover(mf)
     except Exception as exc:
         raise TagReadError(p, f"the cover art is damaged ({_short(exc)})") from None
+
+
+def plan_file(path: str | os.PathLike, scores: Any, tags: list, model_name: str,
+              policy: TagPolicy | None = None, **kwargs: Any) -> TagChange:
+    """``plan_changes`` on the file's current tags, read now (raises TagReadError)."""
+    return plan_changes(read_tags(path), scores, tags, model_name, policy or TagPolicy(), **kwargs)
 
 
 # --- writing -------------------------------------------------------------------------------
