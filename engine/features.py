@@ -141,11 +141,13 @@ class LogMel:
             pad_mode=spec.pad_mode,
             return_complex=True,
         )
-        mag = stft.abs()
-        if spec.power == 2.0:
-            mag = mag.square()
-        elif spec.power != 1.0:
-            mag = mag.pow(spec.power)
+        if spec.power == 2.0:  # |X|^2 without the square root of abs()
+            ri = torch.view_as_real(stft)
+            mag = ri[..., 0].square_().add_(ri[..., 1].square())
+        else:
+            mag = stft.abs()
+            if spec.power != 1.0:
+                mag = mag.pow_(spec.power)
         return torch.matmul(self.fb, mag)
 
     def compress(self, mel) -> Any:
@@ -155,14 +157,14 @@ class LogMel:
         if spec.float16_step:
             mel = mel.to(torch.float16).to(torch.float32)
         if spec.log == "db":
-            db = 10.0 * torch.log10(torch.clamp(mel, min=spec.db_amin))
-            db = db - 10.0 * math.log10(max(spec.db_amin, spec.db_ref))
+            db = torch.clamp(mel, min=spec.db_amin).log10_().mul_(10.0)
+            db.sub_(10.0 * math.log10(max(spec.db_amin, spec.db_ref)))
             if spec.db_top_db is not None:
                 peak = db.amax(dim=(-2, -1), keepdim=True)
                 db = torch.maximum(db, peak - spec.db_top_db)
             return db
         if spec.log == "log10_10000":
-            return torch.log10(10000.0 * mel + 1.0)
+            return (mel * 10000.0).add_(1.0).log10_()
         raise ValueError(f"unknown log compression {spec.log!r}")
 
     def __call__(self, waves) -> Any:

@@ -121,6 +121,8 @@ class Tagger:
             self.model = self.model.to(self.device).eval()
         else:
             self.model, self.info = load_bundle(model, self.device)
+        # channels-last is oneDNN's fast layout for 2-D convolutions (it leaves other weights alone)
+        self.model = self.model.to(memory_format=torch.channels_last)
         self.spec: FeatureSpec = self.info.feature_spec
         self.logmel = LogMel(self.spec, self.device)
         self.workers = default_workers() if workers is None else max(0, workers)
@@ -199,17 +201,18 @@ class Tagger:
             logits, emb = self.model.forward_with_embedding(x)
             return torch.sigmoid(logits).float().cpu().numpy(), emb.float().cpu().numpy()
 
-    def _infer(self, tracks: list[DecodedTrack]) -> list[TrackTags]:
-        """Run the model over every patch of ``tracks`` in batches; aggregate per track."""
+    def _inputs(self, tracks: list[DecodedTrack]):
+        """Model inputs for ``tracks`` and how many belong to each: ``(tensor, counts)``."""
         torch = self._torch
         with torch.inference_mode():
             if self.spec.excerpt == "centre" and all(len(t.segments) == 1 for t in tracks):
-                inputs = self.logmel(np.stack([t.segments[0].wave for t in tracks]))
-                counts = [1] * len(tracks)
-            else:
-                per_track = [self._patches(t) for t in tracks]
-                counts = [p.shape[0] for p in per_track]
-                inputs = torch.cat(per_track)
+                return self.logmel(np.stack([t.segments[0].wave for t in tracks])), [1] * len(tracks)
+            per_track = [self._patches(t) for t in tracks]
+            return torch.cat(per_track), [p.shape[0] for p in per_track]
+
+    def _infer(self, tracks: list[DecodedTrack]) -> list[TrackTags]:
+        """Run the model over every patch of ``tracks`` in batches; aggregate per track."""
+        inputs, counts = self._inputs(tracks)
         probs, embs = [], []
         for a in range(0, inputs.shape[0], self.batch_size):
             p, e = self._run_model(inputs[a:a + self.batch_size])

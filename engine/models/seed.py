@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .base import TaggingModel
@@ -18,7 +19,12 @@ from .registry import register
 
 
 class ConvUnit(nn.Sequential):
-    """conv -> [batch norm] -> ELU -> [max-pool]."""
+    """conv -> [batch norm] -> ELU -> [max-pool].
+
+    In eval mode the same function is computed faster: the batch norm is folded into the
+    convolution's weights, and the max-pool runs before the ELU (ELU is increasing, so
+    ``max(elu(x)) == elu(max(x))``), which applies the activation to a tensor up to 16x smaller.
+    """
 
     def __init__(self, c_in: int, c_out: int, kernel: tuple[int, int], *, padding: str,
                  pool: tuple[int, int] | None, batch_norm: bool = True) -> None:
@@ -36,6 +42,25 @@ class ConvUnit(nn.Sequential):
             layers.append(nn.MaxPool2d(pool))
         super().__init__(*layers)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return super().forward(x)
+        conv = next(m for m in self if isinstance(m, nn.Conv2d))
+        weight, bias = conv.weight, conv.bias
+        for m in self:
+            if isinstance(m, nn.BatchNorm2d):
+                scale = m.weight * torch.rsqrt(m.running_var + m.eps)
+                weight = weight * scale[:, None, None, None]
+                bias = (bias - m.running_mean) * scale + m.bias
+        for m in self:
+            if isinstance(m, nn.ZeroPad2d):
+                x = m(x)
+        x = F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+        for m in self:
+            if isinstance(m, nn.MaxPool2d):
+                x = m(x)
+        return F.elu(x)
+
 
 class _SeedCNN(TaggingModel):
     def __init__(self, n_tags: int, n_mels: int, n_frames: int, dropout: float) -> None:
@@ -50,6 +75,8 @@ class _SeedCNN(TaggingModel):
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 3:
             x = x.unsqueeze(1)
+        if self.input_norm.weight.is_contiguous(memory_format=torch.channels_last) or x.is_cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.input_norm(x)
 
 
