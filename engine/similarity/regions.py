@@ -1,0 +1,96 @@
+"""Named regions of the map: clusters of the 2-D layout labelled by their dominant tags."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Region:
+    """One labelled area of the map.
+
+    ``x``, ``y``: where to draw the label (the member nearest the region's mean, so the label
+    sits on points, never in empty space between two lobes). ``tags``: (display name,
+    weight) pairs, strongest first, where weight is how much higher the tag's mean score is
+    in the region than in the whole library. ``members``: row positions in the layout.
+    """
+
+    label: str
+    x: float
+    y: float
+    size: int
+    tags: tuple[tuple[str, float], ...]
+    members: np.ndarray
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["members"] = self.members.tolist()
+        d["tags"] = [list(t) for t in self.tags]
+        return d
+
+
+def default_region_count(n: int) -> int:
+    """About one region per 60 tracks in small libraries, at most 24 labels on a map."""
+    return int(np.clip(round(np.sqrt(n / 4.0)), 1, 24)) if n else 0
+
+
+def _merged_scores(scores: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Columns with the same display name (e.g. "female vocalist"/"female vocalists") merged
+    by their maximum, so a region is never labelled with the same word twice."""
+    order: dict[str, list[int]] = {}
+    for j, name in enumerate(names):
+        order.setdefault(name, []).append(j)
+    merged = np.stack([scores[:, cols].max(axis=1) for cols in order.values()], axis=1)
+    return merged, list(order)
+
+
+def label_regions(coords: np.ndarray, scores: np.ndarray, tag_names: Sequence[str], *,
+                  n_regions: int | None = None, tags_per_label: int = 2,
+                  use_tags: Sequence[bool] | None = None, min_size: int = 3,
+                  random_state: int = 0) -> list[Region]:
+    """Cluster the layout ``coords`` [n, 2] with k-means and name each cluster by its tags.
+
+    ``scores`` [n, n_tags] are tag probabilities, ``tag_names`` their display names;
+    ``use_tags`` (optional mask) restricts which tags may name regions (e.g. genres and
+    moods, not eras). A tag names a region when its mean score there is high *and* higher
+    than in the library as a whole (weight = region mean - library mean). Regions with
+    fewer than ``min_size`` tracks are dropped. Largest region first.
+    """
+    from sklearn.cluster import KMeans
+
+    coords = np.asarray(coords, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    n = coords.shape[0]
+    if scores.shape[0] != n or scores.shape[1] != len(tag_names):
+        raise ValueError("scores must be [n_points, len(tag_names)]")
+    if n == 0:
+        return []
+    names = list(tag_names)
+    if use_tags is not None:
+        mask = np.asarray(use_tags, dtype=bool)
+        scores = scores[:, mask]
+        names = [t for t, keep in zip(names, mask) if keep]
+    scores, names = _merged_scores(scores, names)
+    k = default_region_count(n) if n_regions is None else int(n_regions)
+    k = max(1, min(k, n))
+    assign = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit_predict(coords) \
+        if k > 1 else np.zeros(n, dtype=int)
+    overall = scores.mean(axis=0)
+    regions = []
+    for c in range(k):
+        members = np.flatnonzero(assign == c)
+        if members.size < min_size:
+            continue
+        lift = scores[members].mean(axis=0) - overall
+        best = np.argsort(-lift, kind="stable")[:tags_per_label]
+        tags = tuple((names[j], float(lift[j])) for j in best if lift[j] > 0) or \
+            tuple((names[j], 0.0) for j in np.argsort(-scores[members].mean(axis=0))[:1])
+        centre = coords[members].mean(axis=0)
+        anchor = members[np.argmin(np.sum((coords[members] - centre) ** 2, axis=1))]
+        regions.append(Region(label=" · ".join(t for t, _ in tags), x=float(coords[anchor, 0]),
+                              y=float(coords[anchor, 1]), size=int(members.size), tags=tags,
+                              members=members))
+    regions.sort(key=lambda r: -r.size)
+    return regions
