@@ -198,8 +198,8 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
     except TagWriteError:
         raise
     except PermissionError as exc:
-        raise TagWriteError(shown, f"{os_reason(exc)} (the file may be open or locked by another "
-                                   f"program)") from None
+        hint = " (the file may be open or locked by another program)" if exc.errno == errno.EACCES else ""
+        raise TagWriteError(shown, os_reason(exc) + hint) from None
     except OSError as exc:
         raise TagWriteError(shown, os_reason(exc)) from None
     except Exception as exc:  # mutagen and friends raise many types; report, never crash

@@ -264,13 +264,17 @@ def restore_fields(path: str | os.PathLike, before: dict[str, Any], *,
     target: dict[str, Any] = dict(before.get("keys", {}))
     state = dict(before.get("state", {}))
 
-    probe = _reopen_for_write(fmt, shown, shown)
-    current = {k: fmt.get_raw(probe, k) for k in target}
-    if after is not None and not force:
-        changed = [k for k, v in after.get("keys", {}).items() if fmt.get_raw(probe, k) != v]
+    def check_unchanged(mf: Any) -> None:
+        if after is None or force:
+            return
+        changed = [k for k, v in after.get("keys", {}).items() if fmt.get_raw(mf, k) != v]
         if changed:
             raise TagWriteError(shown, f"{_describe(changed)} changed since Tag Atlas wrote them; "
                                        f"not restoring (force to restore anyway)")
+
+    probe = _reopen_for_write(fmt, shown, shown)
+    current = {k: fmt.get_raw(probe, k) for k in target}
+    check_unchanged(probe)
     drop_tag = not state.get("had_tags", True)
     if current == target and not (drop_tag and probe.tags is not None and fmt.is_empty(probe)):
         rec = _state(fmt, state, current)
@@ -279,6 +283,7 @@ def restore_fields(path: str | os.PathLike, before: dict[str, Any], *,
 
     def edit(tmp: str) -> None:
         mf = _reopen_for_write(fmt, tmp, shown)
+        check_unchanged(mf)                  # again, on the copy taken under the file lock
         facts["info"] = fmt.stream_info(mf)
         ctx = fmt.context_for_restore(mf, state)
         facts["ctx"] = ctx
