@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
-import io
+import json
 import os
 import stat
 from pathlib import Path
@@ -268,7 +268,6 @@ class RoundTripSuite:
         assert plain_values(path, self.family, "mood") == ["Happy", "Chillout"]
         assert plain_values(path, self.family, "TAGATLAS_INSTRUMENTS") == ["Female Vocals"]
         assert plain_values(path, self.family, "TAGATLAS_ERA") == ["1980s"]
-        import json
         data = json.loads(plain_values(path, self.family, "TAGATLAS_SCORES")[0])
         assert data["model"] == MODEL
         assert len(data["scores"]) == len(TAGS) and data["scores"]["rock"] == 0.9
@@ -360,7 +359,6 @@ class RoundTripSuite:
         assert tag_snapshot(path, self.family) == snapshot
 
     def test_undo_refuses_when_the_user_edited_since(self, tmp_path):
-        import json
         path = self.fresh(tmp_path)
         record = self.write(path)
         record = type(record).from_dict(json.loads(json.dumps(record.to_dict())))  # as journaled
