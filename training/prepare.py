@@ -63,7 +63,7 @@ def stored_samples(spec: FeatureSpec, frames: int) -> int:
 
 def _pad(wave: np.ndarray, n: int, mode: str) -> np.ndarray:
     if wave.size >= n:
-        return wave[:n]
+        return wave
     if mode == "repeat_pad" and wave.size > 0:
         return np.tile(wave, math.ceil(n / wave.size))[:n]
     return np.concatenate([wave, np.zeros(n - wave.size, np.float32)])
@@ -73,13 +73,14 @@ def decode_item(path: str, spec: FeatureSpec, frames: int) -> tuple[np.ndarray, 
     """The waveform stored for one file and how many of its frames are real audio.
 
     Centre specs: exactly what the tagger decodes (:func:`engine.audio.excerpts.decode_for_spec`,
-    Choi et al.'s middle excerpt, padded by the spec's policy). Patch specs: the middle
-    ``frames`` frames of the track (all of it when shorter), padded likewise.
+    Choi et al.'s middle excerpt, padded by the spec's policy). Patch specs: the whole track when
+    it fits in ``frames`` (its frames then equal the app's, which tiles the whole track from frame
+    0); a longer track keeps ``frames`` frames from its middle, starting on the app's patch grid.
     """
     from engine.audio.decode import load_audio, probe
     from engine.audio.excerpts import MIN_AUDIO_SECONDS, decode_for_spec
 
-    sr = spec.sample_rate
+    sr, hop = spec.sample_rate, spec.hop_length
     if spec.excerpt == "centre" and frames == spec.input_frames:
         track = decode_for_spec(path, spec)
         wave = track.segments[0].wave
@@ -87,11 +88,20 @@ def decode_item(path: str, spec: FeatureSpec, frames: int) -> tuple[np.ndarray, 
         return wave, int(min(frames, max(1, real)))
     need = stored_samples(spec, frames)
     duration = probe(path).duration_s
-    start = max(0.0, (duration - need / sr) / 2)
-    wave = load_audio(path, sr, start_s=start, duration_s=need / sr, resampler=spec.resampler,
-                      min_duration_s=MIN_AUDIO_SECONDS)
+    total_frames = spec.n_frames(int(round(duration * sr)))
+    if total_frames <= frames + 1:
+        wave = load_audio(path, sr, resampler=spec.resampler, min_duration_s=MIN_AUDIO_SECONDS)
+    else:
+        start = (total_frames - frames) // 2
+        start -= start % spec.patch_hop_frames
+        wave = load_audio(path, sr, start_s=start * hop / sr, duration_s=(need + hop) / sr,
+                          resampler=spec.resampler, min_duration_s=MIN_AUDIO_SECONDS)
     real = spec.n_frames(wave.size)
-    return _pad(wave, need, spec.short_audio), int(min(frames, real))
+    if real > frames:
+        wave = wave[:need + hop - 1]          # the most audio that still gives exactly `frames` frames
+    elif wave.size < need:
+        wave = _pad(wave, need, spec.short_audio)
+    return wave, int(min(frames, real))
 
 
 # --- one shard ----------------------------------------------------------------------------------

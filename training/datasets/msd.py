@@ -57,14 +57,16 @@ def read_msd(split_dir: str | os.PathLike, audio_dir: str | os.PathLike, *,
     split_dir, audio_dir = Path(split_dir), Path(audio_dir)
     infos = msd50_tag_infos()
     names = [t.name for t in infos]
+    needed = [split_dir / f"{s}_{kind}" for s in SPLITS for kind in ("x_msd_id.txt", "y.npy")]
+    absent = [p.name for p in needed if not p.is_file()]
+    if absent:
+        raise FileNotFoundError(f"{split_dir}: missing {', '.join(absent)} (the files of "
+                                "github.com/keunwoochoi/MSD_split_for_tagging are needed)")
     by_stem: dict[str, Path] | None = None
     items, missing = [], []
     for split in SPLITS:
         ids_path = split_dir / f"{split}_x_msd_id.txt"
         y_path = split_dir / f"{split}_y.npy"
-        if not ids_path.is_file() or not y_path.is_file():
-            raise FileNotFoundError(f"{split_dir}: {ids_path.name} and {y_path.name} are needed "
-                                    "(the files of github.com/keunwoochoi/MSD_split_for_tagging)")
         ids = _read_lines(ids_path)
         y = np.load(y_path, allow_pickle=False)
         if y.ndim != 2 or y.shape != (len(ids), len(names)):
