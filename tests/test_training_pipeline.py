@@ -19,6 +19,15 @@ from training.shards import read_failures, read_index, read_meta
 from training.train import FitConfig, fit, load_weights, predict
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """These tiny models train fastest on one thread, and CI machines are shared."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("training-data")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -138,9 +139,26 @@ def make_head(d: int, n_tags: int, hidden: int) -> torch.nn.Sequential:
     return torch.nn.Sequential(torch.nn.Linear(d, n_tags))
 
 
+@contextmanager
+def _one_thread():
+    """Small full-batch problems run fastest on one thread (and do not fight other work)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def fit_head(X: np.ndarray, Y: np.ndarray, M: np.ndarray, cfg: LearnConfig
              ) -> tuple[np.ndarray, np.ndarray, torch.nn.Sequential]:
     """Standardise ``X`` and fit the head with masked BCE + L2; returns (mean, scale, head)."""
+    with _one_thread():
+        return _fit_head(X, Y, M, cfg)
+
+
+def _fit_head(X: np.ndarray, Y: np.ndarray, M: np.ndarray, cfg: LearnConfig
+              ) -> tuple[np.ndarray, np.ndarray, torch.nn.Sequential]:
     torch.manual_seed(cfg.seed)
     mean = X.mean(0)
     scale = 1.0 / (X.std(0) + 1e-6)
