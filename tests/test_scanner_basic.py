@@ -121,6 +121,21 @@ def test_moved_and_renamed_files_keep_their_analysis(lib, tmp_path, tagger):
     assert lib.count_tracks() == 4
 
 
+def test_copies_and_duplicates_are_not_moves(lib, tmp_path, tagger):
+    root = tmp_path / "music"
+    paths = make_tree(root, 2)
+    scan(lib, [root], tagger=tagger)
+    shutil.copy2(paths[0], root / "copy.wav")             # the original stays
+    for i in range(3):                                    # three more copies elsewhere
+        shutil.copy2(paths[1], tmp_path / f"dup{i}.wav")
+    os.remove(paths[1])                                   # ...and the original goes
+    s = scan(lib, [root], tagger=tagger)
+    assert (s.new, s.moved, s.gone, s.analysed) == (1, 0, 1, 1)
+    s = scan(lib, [tmp_path], tagger=tagger)              # one of the copies takes the gone track
+    assert (s.moved, s.new) == (1, 2)
+    assert lib.count_tracks() == 5 and lib.count_tracks("gone") == 0
+
+
 def test_move_across_roots_scanned_separately(lib, tmp_path, tagger):
     one, two = tmp_path / "one", tmp_path / "two"
     p = write_audio(one / "song.wav", seed=5)

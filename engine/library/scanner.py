@@ -378,10 +378,33 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
     missing = {pb: st for pb, st in known.items()
                if pb not in found and st[3] != "gone" and not _is_under(pb, unlisted)}
 
-    # moves: a new file with the size and fingerprint of a track whose file is no longer there
+    # moves: a new file with the size and fingerprint of a track whose file is no longer there:
+    # a track missing from these folders, one already gone, or (moved in from a folder not
+    # scanned now) one whose file does not exist any more.
     moves: list[tuple[int, FoundFile, bytes]] = []
-    claimed: set[int] = set()
     conn = library.connection
+    vanished: dict[tuple[int, bytes], list[int]] = {}
+    for st in missing.values():
+        if st[4] is not None:
+            vanished.setdefault((st[1], bytes(st[4])), []).append(st[0])
+    for tid, size, fp in conn.execute(
+            "SELECT id, size, fingerprint FROM tracks WHERE status = 'gone' AND fingerprint IS NOT NULL"):
+        vanished.setdefault((size, bytes(fp)), []).append(tid)
+    roots_b = [os.fsencode(r) for r in roots]
+    claimed: set[int] = set()
+
+    def elsewhere_and_vanished(size: int, fp: bytes) -> int | None:
+        for tid, pb in conn.execute(
+                "SELECT id, path FROM tracks WHERE size = ? AND fingerprint = ? AND status != 'gone'"
+                " LIMIT 20", (size, fp)):
+            pb = bytes(pb)
+            if (tid in claimed or pb in found or pb in known or pb in roots_b
+                    or _is_under(pb, roots_b)):
+                continue
+            if not os.path.lexists(path_from_db(pb)):
+                return tid
+        return None
+
     for f in new_files:
         if is_cancelled():
             break
@@ -394,19 +417,13 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
         except FileError:
             to_read.append((f, None))
             continue
-        target = None
-        for cand in library.tracks_with_content(f.size, fp):
-            cb = path_to_db(cand.path)
-            if cand.id in claimed or cb in found:
-                continue
-            if cb in missing or cand.status == "gone" or not os.path.lexists(cand.path):
-                target = cand
-                break
+        pool = vanished.get((f.size, fp))
+        target = pool.pop(0) if pool else elsewhere_and_vanished(f.size, fp)
         if target is None:
             to_read.append((f, None))
         else:
-            claimed.add(target.id)
-            moves.append((target.id, f, fp))
+            claimed.add(target)
+            moves.append((target, f, fp))
     if is_cancelled():
         summary.cancelled = True
         summary.elapsed_s = time.monotonic() - t_start
