@@ -28,12 +28,7 @@ def register(name: str) -> Callable[[T], T]:
 
 def _load_builtin() -> None:
     # Importing the modules runs their @register decorators.
-    from . import seed, tiny  # noqa: F401
-
-    try:  # the ported musicnn/vgg taggers
-        from . import musicnn  # noqa: F401
-    except ImportError:
-        pass
+    from . import head, musicnn, seed, tiny  # noqa: F401
 
 
 def available_architectures() -> list[str]:
