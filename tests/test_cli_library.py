@@ -266,3 +266,31 @@ def test_commands_on_an_empty_library(capsys, tmp_path):
     assert code == 0 and "no errors recorded" in out
     code, _, err = _run(capsys, db, "export", "--json", "-")
     assert code == 2 and "analysed" in err
+
+
+def test_progress_bar_on_a_terminal_and_plain_lines_otherwise():
+    from engine.cli.scan import PhaseProgress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    p = PhaseProgress(tty)
+    p("walk", 10, 0, "/m")
+    for i in range(1, 51):
+        p("analyse", i, 50, f"/m/{i}.mp3")
+    p.finish()
+    out = tty.getvalue()
+    assert "\rfinding files: 10 found" in out
+    assert "\ranalysing [########################] 50/50" in out
+    assert "tracks/s" in out and "ETA" in out and out.endswith("\n")
+
+    plain = io.StringIO()
+    p = PhaseProgress(plain)
+    for i in range(1, 101):
+        p("read", i, 100, "")
+    lines = plain.getvalue().splitlines()
+    assert "\r" not in plain.getvalue()
+    assert lines[0] == "reading tags: 100 files" and lines[-1].startswith("reading tags: 100/100 (100%)")
+    assert 10 <= len(lines) <= 12                     # about every 10 %
