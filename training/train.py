@@ -408,7 +408,11 @@ def fit(cfg: FitConfig, on_epoch_end: Callable[[dict[str, float]], bool | None] 
         train_loss = float(totals[0] / max(1.0, float(totals[1])))
         clips_per_s = float(totals[1]) / max(1e-9, train_seconds)
 
-        # validation (every rank gets the full predictions, so decisions agree)
+        # validation (every rank gets the full predictions, so decisions agree); batch-norm
+        # statistics differ per rank after the last step: use rank 0's, which are the ones saved
+        if dist.active:
+            for buf in model.buffers():
+                torch.distributed.broadcast(buf, 0)
         probs = predict(model, val_loader, device, dtype, len(val_set), dist)
         val_roc, val_pr = macro_auc(val_set.labels, probs)
         val_loss = bce_on_probabilities(val_set.labels, probs)
