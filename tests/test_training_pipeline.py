@@ -193,8 +193,9 @@ def test_train_items_depend_only_on_seed_epoch_and_index(dataset, tmp_path):
     patches, _, _ = ev[0]
     starts = ev.patch_starts(0)
     assert patches.shape[0] == len(starts) > 1
+    assert patches.dtype == x0.dtype == torch.float16         # float16 up to the device
     assert torch.equal(patches[1], torch.from_numpy(
-        ev.stored(0)[:, starts[1]:starts[1] + SMALL_PATCH_SPEC.input_frames].astype(np.float32)))
+        np.array(ev.stored(0)[:, starts[1]:starts[1] + SMALL_PATCH_SPEC.input_frames])))
 
 
 def test_gain_augmentation_is_exact_in_both_log_domains():

@@ -149,7 +149,7 @@ def bench_shards(name: str, data: Path, device: torch.device, dtype, *, batch_si
     while timed < steps:
         sampler.set_epoch(epoch)
         for x, y in loader:
-            x = x.to(device, non_blocking=True)
+            x = x.to(device, non_blocking=True).float()
             y = y.to(device, non_blocking=True)
             step(x, y)
             done += 1

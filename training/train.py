@@ -170,7 +170,7 @@ def predict(model: torch.nn.Module, loader, device: torch.device, dtype: torch.d
     model.eval()
     idx_parts, prob_parts = [], []
     for x, _y, owner, idx in loader:
-        x = x.to(device, non_blocking=True)
+        x = x.to(device, non_blocking=True).float()
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             logits = model(x)
         p = torch.sigmoid(logits.float()).cpu()
@@ -378,7 +378,7 @@ def fit(cfg: FitConfig, on_epoch_end: Callable[[dict[str, float]], bool | None] 
         loss_sum = torch.zeros((), device=device)
         seen = 0
         for step, (x, y) in enumerate(train_loader, start=1):
-            x = x.to(device, non_blocking=True)
+            x = x.to(device, non_blocking=True).float()      # float16 on the wire
             y = y.to(device, non_blocking=True)
             if cfg.mixup_alpha > 0:
                 x, y = mixup(x, y, cfg.mixup_alpha, np.random.default_rng((cfg.seed, epoch, step, dist.rank)))
