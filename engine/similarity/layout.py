@@ -129,7 +129,10 @@ def _opentsne_layout(x, params, perplexity, progress, cancel) -> np.ndarray:
     method = params.negative_gradient_method
     if method == "auto":
         method = "bh" if n < 10_000 else "fft"
-    emb = TSNEEmbedding(init, aff, negative_gradient_method=method, n_jobs=params.n_jobs,
+    # Below a few thousand points a second thread costs more in synchronisation than it saves
+    # (measured on a busy two-core machine).
+    n_jobs = 1 if n < 5_000 else params.n_jobs
+    emb = TSNEEmbedding(init, aff, negative_gradient_method=method, n_jobs=n_jobs,
                         random_state=params.random_state,
                         ints_in_interval=params.ints_in_interval,
                         callbacks=callback, callbacks_every_iters=25)

@@ -58,7 +58,7 @@ def _draw_regions(ax, regions: Sequence[Region], coords: np.ndarray, max_labels:
             continue  # would overlap a bigger region's label
         placed.append((r.x, r.y))
         ax.text(r.x, r.y, r.label.replace(" · ", "\n"), ha="center", va="center", fontsize=8.5,
-                color="#222222", fontweight="semibold", zorder=5, linespacing=1.0,
+                color="#222222", fontweight="bold", zorder=5, linespacing=1.0,
                 path_effects=[pe.withStroke(linewidth=3.0, foreground="white", alpha=0.85)])
 
 
@@ -122,7 +122,7 @@ def render_map(out_path: str | os.PathLike, coords: np.ndarray, *,
         if regions:
             _draw_regions(ax, regions, coords, max_region_labels)
         ax.set_axis_off()
-        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_aspect("equal", adjustable="box")
         if title:
             ax.set_title(title, fontsize=13, loc="left", color="#222222")
         out = Path(os.fsdecode(out_path))

@@ -1,0 +1,186 @@
+"""Similarity on the library database: load vectors and metadata, cache and extend the map.
+
+Everything here goes through :class:`engine.library.Library`'s public methods; the
+similarity engine itself (the other modules of this package) never sees the database.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from engine.errors import LibraryError
+from engine.similarity.embeddings import DEFAULT_KIND, EMBEDDING_KINDS, embed
+from engine.similarity.index import SimilarityIndex
+from engine.similarity.layout import (Cancel, LayoutParams, PlacementParams, Progress,
+                                      compute_layout, place_new)
+from engine.similarity.playlist import PlaylistEntry
+from engine.similarity.regions import Region, label_regions
+
+#: When more than this share of a map's points were placed incrementally, `map` suggests
+#: --recompute (placed points are good locally, but the old layout never makes room for them).
+RECOMPUTE_HINT_FRACTION = 0.3
+
+
+@dataclass
+class LibraryVectors:
+    """The similarity vectors of every analysed track for one model and embedding kind."""
+
+    model: str
+    kind: str
+    track_ids: np.ndarray            # int64 [n], ascending
+    vectors: np.ndarray              # float32 [n, d], L2-normalised
+    scores: np.ndarray               # float32 [n, n_tags], tag probabilities
+    tags: list = field(default_factory=list)      # engine.vocab.TagInfo, output order
+
+    def __len__(self) -> int:
+        return int(self.track_ids.shape[0])
+
+
+def default_model(lib) -> str:
+    """The model to use when none is named: the bundled default if the library has analyses
+    by it, else the model that analysed the most tracks."""
+    from engine.bundle import DEFAULT_MODEL
+
+    counts = lib.analysed_models()
+    if not counts:
+        raise LibraryError("no track in the library has been analysed yet "
+                           "(run 'tagatlas scan FOLDER' first)")
+    if counts.get(DEFAULT_MODEL):
+        return DEFAULT_MODEL
+    return max(counts, key=lambda m: (counts[m], m))
+
+
+def load_vectors(lib, model: str | None = None, kind: str = DEFAULT_KIND) -> LibraryVectors:
+    """Vectors of ``kind`` (see :data:`EMBEDDING_KINDS`) for every analysed track."""
+    if kind not in EMBEDDING_KINDS:
+        raise ValueError(f"unknown embedding kind {kind!r}; choose one of {', '.join(EMBEDDING_KINDS)}")
+    model = model or default_model(lib)
+    ids, scores = lib.embeddings(model, "scores")
+    if ids.size == 0:
+        raise LibraryError(f"no track in the library has been analysed with {model!r}")
+    if kind == "penultimate":
+        pen_ids, pen = lib.embeddings(model, "penultimate")
+        if pen_ids.size == 0:
+            raise LibraryError(f"the analyses by {model!r} have no embeddings stored; "
+                               "use --kind scores")
+        keep = np.isin(ids, pen_ids)
+        ids, scores = ids[keep], scores[keep]
+        vectors = embed("penultimate", penultimate=pen[np.searchsorted(pen_ids, ids)])
+    else:
+        vectors = embed(kind, scores=scores)
+    try:
+        tags = lib.model_tags(model)
+    except LibraryError:
+        tags = []
+    return LibraryVectors(model, kind, ids, vectors, scores, tags)
+
+
+@dataclass(frozen=True)
+class TrackMeta:
+    id: int
+    path: str
+    title: str | None
+    artist: str | None
+    album: str | None
+    duration_s: float | None
+
+    def entry(self) -> PlaylistEntry:
+        return PlaylistEntry(self.path, self.duration_s, self.artist, self.title)
+
+    def display(self) -> str:
+        return self.entry().display()
+
+
+def track_meta(lib, track_ids: Sequence[int]) -> dict[int, TrackMeta]:
+    """Path, title, artist, album and duration of tracks (from the light query rows)."""
+    wanted = {int(i) for i in track_ids}
+    out = {}
+    for r in lib.query_tracks(order_by="id"):
+        if r.id in wanted:
+            out[r.id] = TrackMeta(r.id, r.path, r.title, r.artist, r.album, r.duration_s)
+    return out
+
+
+def load_index(lib, model: str | None = None, kind: str = DEFAULT_KIND
+               ) -> tuple[SimilarityIndex, LibraryVectors, dict[int, TrackMeta]]:
+    """A :class:`SimilarityIndex` over the library (ids are track ids, artists and albums
+    filled from the tags), with the vectors and the tracks' metadata."""
+    lv = load_vectors(lib, model, kind)
+    meta = track_meta(lib, lv.track_ids)
+    keep = np.array([int(i) in meta for i in lv.track_ids], dtype=bool)
+    if not keep.all():   # analysed but gone
+        lv = LibraryVectors(lv.model, lv.kind, lv.track_ids[keep], lv.vectors[keep],
+                            lv.scores[keep], lv.tags)
+    ids = [int(i) for i in lv.track_ids]
+    index = SimilarityIndex(ids, lv.vectors, artists=[meta[i].artist for i in ids],
+                            albums=[meta[i].album for i in ids])
+    return index, lv, meta
+
+
+# --- the map --------------------------------------------------------------------------------------
+@dataclass
+class MapResult:
+    layout_id: int
+    track_ids: np.ndarray            # int64 [n], the rows of ``coords`` (same order as vectors)
+    coords: np.ndarray               # float32 [n, 2]
+    recomputed: bool                 # a fresh t-SNE was run now
+    n_placed_now: int                # tracks added to a cached map now
+    placed_fraction: float           # share of the map's points placed incrementally so far
+    seconds: float
+
+    @property
+    def suggest_recompute(self) -> bool:
+        return self.placed_fraction > RECOMPUTE_HINT_FRACTION
+
+
+def update_map(lib, lv: LibraryVectors, *, recompute: bool = False,
+               params: LayoutParams = LayoutParams(),
+               placement: PlacementParams = PlacementParams(),
+               progress: Progress | None = None, cancel: Cancel | None = None) -> MapResult:
+    """The current map of ``lv``'s tracks, computed (and cached in the library) when there is
+    none or ``recompute``; otherwise the cached one, with tracks that are not on it yet
+    placed incrementally and saved. Tracks no longer in the library drop off the map."""
+    t0 = time.perf_counter()
+    # include_gone: every point ever put on this map counts for the placed fraction; the
+    # points of tracks that are no longer in ``lv`` are dropped just below.
+    current = None if recompute else lib.current_layout(lv.model, lv.kind, include_gone=True)
+    if current is None or current.track_ids.size < 4:
+        coords = compute_layout(lv.vectors, params, progress=progress, cancel=cancel)
+        layout_id = lib.save_layout(lv.model, lv.kind, lv.track_ids, coords,
+                                    params={**params.to_dict(), "n_computed": int(len(lv))})
+        return MapResult(layout_id, lv.track_ids, coords, True, 0, 0.0,
+                         time.perf_counter() - t0)
+    row_of = {int(t): i for i, t in enumerate(lv.track_ids)}
+    on_map = np.array([int(t) in row_of for t in current.track_ids], dtype=bool)
+    old_ids = current.track_ids[on_map]
+    old_xy = current.xy[on_map]
+    old_rows = np.array([row_of[int(t)] for t in old_ids], dtype=np.int64)
+    new_rows = np.setdiff1d(np.arange(len(lv)), old_rows)
+    coords = np.zeros((len(lv), 2), dtype=np.float32)
+    coords[old_rows] = old_xy
+    if new_rows.size:
+        placed = place_new(old_xy, lv.vectors[old_rows], lv.vectors[new_rows], placement)
+        coords[new_rows] = placed
+        lib.add_layout_points(current.id, lv.track_ids[new_rows], placed)
+    # points added since the t-SNE run = all points ever on the map - those it computed
+    n_computed = int(current.params.get("n_computed", current.track_ids.size))
+    n_placed = max(0, int(current.track_ids.size + new_rows.size) - n_computed)
+    frac = n_placed / max(1, int(current.track_ids.size + new_rows.size))
+    return MapResult(current.id, lv.track_ids, coords, False, int(new_rows.size), frac,
+                     time.perf_counter() - t0)
+
+
+def map_regions(lv: LibraryVectors, coords: np.ndarray, *, n_regions: int | None = None
+                ) -> list[Region]:
+    """Regions of the map named by genre and mood tags (eras and vocals are left to the
+    colour-by view: "1990s" is not a place on a map of sound)."""
+    if not lv.tags or len(lv.tags) != lv.scores.shape[1]:
+        return []
+    names = [t.display for t in lv.tags]
+    use = [t.category in ("genre", "mood") for t in lv.tags]
+    if not any(use):
+        use = None
+    return label_regions(coords, lv.scores, names, n_regions=n_regions, use_tags=use)
