@@ -159,6 +159,50 @@ def test_evaluation_scores_equal_the_apps(dataset, tmp_path, spec):
     assert np.abs(ours - app).max() < 2e-3
 
 
+MUSICNN_LIKE = SMALL_PATCH_SPEC.with_(pad_mode="reflect", log="log10_10000", float16_step=True,
+                                     short_audio="repeat_pad")
+
+
+@pytest.mark.parametrize("spec", [SMALL_PATCH_SPEC, MUSICNN_LIKE], ids=["zero-pad-db", "musicnn-like"])
+def test_patch_tracks_of_any_length_match_the_app(tmp_path, spec):
+    """Tracks shorter than one patch, between patches, and exactly filling the stored excerpt:
+    the stored log-mel gives the app's patches and scores (reflect padding and repeat-padding
+    included, because the log-mel is padded, never the audio)."""
+    import soundfile as sf
+
+    from _training_util import make_clip
+    from engine.tagger import Tagger
+    from engine.vocab import TagInfo
+    from training.datasets import Catalog, Item
+
+    rng = np.random.default_rng(5)
+    items = []
+    for k, seconds in enumerate((0.3, 0.9, 1.37, 1.5)):
+        p = tmp_path / f"len{k}.wav"
+        sf.write(p, make_clip(("low", "high", "clicks", "low")[k], 8000, seconds, rng), 8000)
+        items.append(Item(f"len{k}", str(p), ("a",) if k % 2 else (), "test"))
+    cat = Catalog("lengths", [TagInfo("a", "other", "A")], items)
+    prepare(cat, tmp_path / "prep", spec, workers=0, excerpt_seconds=1.5)
+    torch.manual_seed(2)
+    model = build_model("tiny", n_tags=1, n_mels=spec.n_mels).eval()
+    save_bundle(model, BundleInfo("len", "tiny", {}, spec, cat.tags), tmp_path / "models")
+    ds = ShardDataset(tmp_path / "prep", "test", mode="eval")
+    ours = predict(model, make_loader(ds, batch_size=2, sampler=StridedSampler(len(ds)), workers=0),
+                   torch.device("cpu"), None, len(ds))
+    with Tagger(tmp_path / "models" / "len.json", device="cpu", workers=0) as tagger:
+        app = tagger.tag_files([it.path for it in items])
+    assert [len(ds.patch_starts(i)) for i in range(len(ds))] == [t.n_patches for t in app]
+    np.testing.assert_allclose(ours[:, 0], [t.scores[0] for t in app], atol=2e-3)
+    from engine.audio.excerpts import decode_for_spec
+    from engine.features import LogMel
+
+    for i, it in enumerate(items):             # frame by frame, to float16 precision
+        ref = LogMel(spec)(decode_for_spec(it.path, spec).segments[0].wave[None])[0].numpy()
+        u = ds.usable_frames(i)
+        assert ref.shape[-1] == u
+        np.testing.assert_allclose(np.asarray(ds.stored(i)[:, :u], np.float32), ref, atol=0.01, rtol=2e-3)
+
+
 def test_resume_continues_exactly_like_an_uninterrupted_run(dataset, tmp_path):
     root, _ = dataset
     aug = dict(gain_db=3.0, noise_std=0.1, mixup_alpha=0.4, epochs=3)

@@ -70,12 +70,15 @@ def _pad(wave: np.ndarray, n: int, mode: str) -> np.ndarray:
 
 
 def decode_item(path: str, spec: FeatureSpec, frames: int) -> tuple[np.ndarray, int]:
-    """The waveform stored for one file and how many of its frames are real audio.
+    """The waveform whose log-mel is stored for one file, and how many frames are real audio.
 
     Centre specs: exactly what the tagger decodes (:func:`engine.audio.excerpts.decode_for_spec`,
     Choi et al.'s middle excerpt, padded by the spec's policy). Patch specs: the whole track when
-    it fits in ``frames`` (its frames then equal the app's, which tiles the whole track from frame
-    0); a longer track keeps ``frames`` frames from its middle, starting on the app's patch grid.
+    it fits in ``frames`` (padded to one patch when shorter, as the app does), so its log-mel
+    equals the app's, which tiles the whole track from frame 0; a longer track keeps ``frames``
+    frames from its middle, starting on the app's patch grid. The wave may give fewer than
+    ``frames`` frames; :func:`_write_shard` pads the log-mel (never the audio, which would change
+    the last real frames).
     """
     from engine.audio.decode import load_audio, probe
     from engine.audio.excerpts import MIN_AUDIO_SECONDS, decode_for_spec
@@ -99,8 +102,8 @@ def decode_item(path: str, spec: FeatureSpec, frames: int) -> tuple[np.ndarray, 
     real = spec.n_frames(wave.size)
     if real > frames:
         wave = wave[:need + hop - 1]          # the most audio that still gives exactly `frames` frames
-    elif wave.size < need:
-        wave = _pad(wave, need, spec.short_audio)
+    elif real < spec.input_frames:            # shorter than one patch: padded like the app pads it
+        wave = _pad(wave, spec.excerpt_samples, spec.short_audio)
     return wave, int(min(frames, real))
 
 
@@ -150,9 +153,17 @@ def _write_shard(root: Path, shard: int, items: list[Item], frames: int, decode)
     def flush() -> None:
         if not pending:
             return
-        waves = torch.from_numpy(np.stack([w for _, w, _ in pending]))
+        by_size: dict[int, list[int]] = {}          # one LogMel batch per wave length
+        for k, (_, w, _) in enumerate(pending):
+            by_size.setdefault(w.size, []).append(k)
+        mel: list[np.ndarray] = [np.empty(0)] * len(pending)
         with torch.inference_mode():
-            mel = logmel(waves).to(torch.float16).cpu().numpy()
+            for ks in by_size.values():
+                out = logmel(torch.from_numpy(np.stack([pending[k][1] for k in ks]))).cpu().numpy()
+                for k, m in zip(ks, out):
+                    if m.shape[-1] < frames:        # a shorter track: pad with its own silence level
+                        m = np.pad(m, ((0, 0), (0, frames - m.shape[-1])), constant_values=m.min())
+                    mel[k] = m.astype(np.float16)
         for (item, _, real), m in zip(pending, mel):
             if m.shape[-1] != frames:
                 failures.append({"key": item.key, "path": item.path, "kind": "FeatureError",
