@@ -59,7 +59,6 @@ def library(tmp_path_factory):
 
 
 def test_learns_separable_tags_and_the_app_applies_them(library):
-    import engine.models.head  # noqa: F401  (until the registry loads it; see the report)
     from engine.tagger import Tagger
 
     root, db, rng = library

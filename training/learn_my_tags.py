@@ -209,8 +209,6 @@ def learn_my_tags(cfg: LearnConfig, progress: Callable[[int, int, str], None] | 
     """Learn the library's own tags and export a bundle (see module doc)."""
     from sklearn.metrics import roc_auc_score
 
-    import engine.models.head  # noqa: F401  (registers "embedding_head" until the registry loads it)
-
     out = Path(cfg.out) if cfg.out else user_models_dir()
     if (out / f"{cfg.name}.json").exists() and not cfg.overwrite:
         raise FileExistsError(f"a bundle named {cfg.name!r} already exists in {out}; "
