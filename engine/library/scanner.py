@@ -25,7 +25,7 @@ import os
 import stat
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable
 
 from ..errors import AudioError, EmptyFileError, FileError, LibraryError, UnreadableFileError
 from .db import Library, normalize_path, path_from_db, path_to_db, printable_path
