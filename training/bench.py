@@ -9,7 +9,7 @@ For each model (k2c1, k1c2, k2c2 at 96 x 1366 by default) it times full training
   prepared data set written to a temporary folder, or ``--data DIR``) through
   :class:`training.data.ShardDataset`, the DataLoader with workers, pinned memory and
   prefetching, then the same training step. Shards just written sit in the page cache, as
-  MSD's 53 GB of float16 shards do after the first epoch on a machine with enough memory.
+  MSD's 53 GB of float16 training shards do after the first epoch on a machine with enough memory.
 
 Runs on CPU too (use small ``--steps``); CUDA paths use AMP, channels-last and optionally
 ``torch.compile`` exactly as ``tagatlas-train fit`` does.
