@@ -1,0 +1,201 @@
+"""``python -m desktop.bench_gui``: how the app copes with a 50,000-track library.
+
+Builds (once, cached) a library database of N fake tracks with fake analyses and a map layout,
+written through the engine's :class:`~engine.library.Library` API exactly as a scan would, then
+measures offscreen:
+
+* loading the rows and scores (:func:`desktop.library_model.load_snapshot`) and putting them in
+  the table model;
+* sorting by each column and filtering (text, status, tag);
+* launch to an interactive window: a fresh ``python`` process that imports the app, builds the
+  main window over that library and returns from its first paint with the rows shown (timed from
+  process start, so interpreter and import time count).
+
+The tracks do not exist on disk: only the database is needed to show them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+GENRES = ["Rock", "Pop", "Jazz", "Electronic", "Folk", "Hip-Hop", "Classical", "Metal", "Soul", "Ambient"]
+MOODS = ["Happy", "Sad", "Mellow", "Party"]
+WORDS = ("blue night river gold morning fire glass paper city ocean silver echo winter summer "
+         "shadow light heart road dream stone wild velvet electric slow quiet").split()
+
+
+def make_fixture(db_path: str | os.PathLike, n: int = 50_000, *, seed: int = 0,
+                 model: str = "musicnn-msd") -> Path:
+    """A library of ``n`` fake tracks (90 % analysed by ``model`` with fake scores and
+    embeddings, a few written or failed) and a current map layout."""
+    from engine.bundle import read_bundle_info
+    from engine.library import Library
+    from engine.similarity.synthetic import clustered_embeddings, random_tag_scores
+
+    db_path = Path(db_path)
+    if db_path.exists():
+        db_path.unlink()
+    rng = np.random.default_rng(seed)
+    info = read_bundle_info(model)
+    dim = info.embedding_dim or 200
+    emb, labels = clustered_embeddings(n, dim=dim, n_clusters=24, seed=seed)
+    scores = random_tag_scores(labels, len(info.tags), seed=seed)
+    n_artists = max(1, n // 12)
+    with Library(db_path) as lib:
+        lib.register_model(info)
+        ids = []
+        with lib.transaction():
+            for i in range(n):
+                a = i // 12
+                words = rng.choice(WORDS, size=int(rng.integers(1, 4)), replace=False)
+                title = " ".join(w.capitalize() for w in words)
+                md = {"title": title, "artist": f"Artist {a % n_artists:05d}",
+                      "album": f"Album {a:05d}",
+                      "genre": [GENRES[labels[i] % len(GENRES)]] if rng.random() < 0.3 else [],
+                      "mood": [MOODS[labels[i] % len(MOODS)]] if rng.random() < 0.05 else []}
+                path = f"/nonexistent/Music/Artist {a % n_artists:05d}/Album {a:05d}/{i % 12 + 1:02d} {title}.mp3"
+                ids.append(lib.add_track(path, size=4_000_000 + i, mtime_ns=i, duration_s=180.0 + i % 120,
+                                         format="MP3", metadata=md))
+            analysed = rng.random(n) < 0.9
+            for i in np.flatnonzero(analysed):
+                lib.store_analysis(ids[i], model, scores[i], emb[i], n_patches=60, duration_s=200.0)
+            written = np.flatnonzero(analysed & (rng.random(n) < 0.05))
+            lib.set_status([ids[i] for i in written], "written")
+            for i in np.flatnonzero(~analysed & (rng.random(n) < 0.1)):
+                lib.update_track(ids[i], status="error")
+                lib.add_error("decode", "CorruptAudioError",
+                              "the audio data is damaged (the decoder stopped after 12 s)", track_id=ids[i])
+        # a 2-D layout: a random projection of the embeddings keeps the clusters apart
+        pts = emb[analysed] @ rng.normal(size=(dim, 2)).astype(np.float32)
+        pts = (pts - pts.mean(0)) / pts.std(0) * 20
+        lib.save_layout(model, "penultimate", np.asarray(ids)[analysed], pts, params={"fixture": True})
+    return db_path
+
+
+def bench_model(db_path: Path, *, repeats: int = 3) -> dict:
+    """Load, sort and filter times of the table model (seconds, best of ``repeats``)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.library_model import COLUMNS, LibraryModel, load_snapshot
+    from engine.library import Library
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841
+    out: dict = {}
+    with Library(db_path) as lib:
+        best = min(_timed(lambda: load_snapshot(lib, "musicnn-msd"))[0] for _ in range(repeats))
+        snap = load_snapshot(lib, "musicnn-msd")
+    out["rows"] = snap.n
+    out["load_snapshot_s"] = best
+    model = LibraryModel()
+    out["set_snapshot_s"] = min(_timed(lambda: model.set_snapshot(snap))[0] for _ in range(repeats))
+    sorts = {}
+    for c, name in enumerate(COLUMNS):
+        first = _timed(lambda: model.sort(c, Qt.SortOrder.AscendingOrder))[0]  # builds the keys
+        again = _timed(lambda: model.sort(c, Qt.SortOrder.DescendingOrder))[0]
+        sorts[name] = {"first_s": first, "again_s": again}
+    out["sort"] = sorts
+    model.sort(0)
+    filters = {}
+    for label, args in (("text 'blue'", ("blue", None, None)), ("text 'artist 00042'", ("artist 00042", None, None)),
+                        ("status analysed", ("", "analysed", None)), ("tag Rock", ("", None, "Rock")),
+                        ("field artist:00042", ("artist:00042", None, None))):
+        t, _ = _timed(lambda: model.set_filter(*args))
+        filters[label] = {"s": t, "rows": model.rowCount()}
+        model.set_filter()
+    out["filter"] = filters
+    return out
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - t0, value
+
+
+_LAUNCH = r"""
+import time, sys, json
+t0 = time.perf_counter()
+from PySide6.QtCore import QTimer
+from desktop.app import make_app, make_main_window
+app = make_app([])
+t_import = time.perf_counter() - t0
+win = make_main_window(load_sync=True)
+t_built = time.perf_counter() - t0
+painted = {}
+def on_paint():
+    painted["t"] = time.perf_counter() - t0
+    app.quit()
+win.first_paint.connect(on_paint)
+win.resize(1400, 860)
+win.show()
+QTimer.singleShot(30000, app.quit)
+app.exec()
+print(json.dumps({"import_s": t_import, "window_built_s": t_built, "first_paint_s": painted.get("t"),
+                  "rows": win.library_model.rowCount(), "startup_since_process_s": None}))
+"""
+
+
+def bench_launch(db_path: Path, *, repeats: int = 3) -> dict:
+    """Launch-to-interactive in fresh processes (seconds); the best and every run."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TAGATLAS_DB=str(db_path))
+    runs = []
+    with tempfile.TemporaryDirectory() as cfg:
+        env["TAGATLAS_CONFIG_DIR"] = cfg
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-c", _LAUNCH], env=env, capture_output=True,
+                                  text=True, cwd=str(Path(__file__).resolve().parent.parent))
+            wall = time.perf_counter() - t0
+            if proc.returncode != 0:
+                raise RuntimeError(f"the app did not start:\n{proc.stderr[-3000:]}")
+            data = json.loads(proc.stdout.strip().splitlines()[-1])
+            data["process_wall_s"] = wall
+            runs.append(data)
+    best = min(runs, key=lambda d: d["first_paint_s"] or 1e9)
+    return {"best_first_paint_s": best["first_paint_s"], "runs": runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m desktop.bench_gui", description=__doc__.splitlines()[0])
+    p.add_argument("--tracks", type=int, default=50_000)
+    p.add_argument("--db", default=None, help="where to build (or reuse) the fixture library")
+    p.add_argument("--rebuild", action="store_true", help="build the fixture again")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = p.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    db = Path(args.db) if args.db else Path(tempfile.gettempdir()) / f"tagatlas-bench-{args.tracks}.sqlite3"
+    if args.rebuild or not db.exists():
+        t, _ = _timed(lambda: make_fixture(db, args.tracks))
+        print(f"built a {args.tracks}-track fixture library in {t:.1f} s: {db}", file=sys.stderr)
+    figures = {"tracks": args.tracks, "db": str(db), "model": bench_model(db, repeats=args.repeats),
+               "launch": bench_launch(db, repeats=args.repeats)}
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return 0
+    m = figures["model"]
+    print(f"library of {m['rows']} tracks")
+    print(f"  load rows + scores from the database  {m['load_snapshot_s'] * 1000:7.0f} ms")
+    print(f"  put them in the table model            {m['set_snapshot_s'] * 1000:7.0f} ms")
+    for name, t in m["sort"].items():
+        print(f"  sort by {name:<10} first {t['first_s'] * 1000:6.0f} ms, again {t['again_s'] * 1000:6.0f} ms")
+    for label, t in m["filter"].items():
+        print(f"  filter {label:<22} {t['s'] * 1000:6.0f} ms ({t['rows']} rows)")
+    launch = figures["launch"]
+    print(f"launch to interactive window (first paint with {launch['runs'][0]['rows']} rows): "
+          f"best {launch['best_first_paint_s']:.2f} s of {len(launch['runs'])} "
+          f"(imports {min(r['import_s'] for r in launch['runs']):.2f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

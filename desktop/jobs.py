@@ -1,0 +1,157 @@
+"""The background jobs of the app, as functions for :class:`desktop.workers.Task`.
+
+Each takes the task first (for ``task.report`` / ``task.is_cancelled``) and plain data after it
+(the database path, ids, a policy): never a widget. Each opens its own
+:class:`~engine.library.Library`. The work itself is the engine's: the scanner, the journaled
+writer and undo; these functions only connect it to the task.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ScanRequest:
+    folders: list[str]
+    model: str
+    device: str | None = None
+    workers: int | None = None
+    max_patches: int | None = None
+    retry_failed: bool = False
+    analyse: bool = True
+
+
+def scan_job(task, db_path: str, req: ScanRequest):
+    """Scan ``req.folders`` into the library; reports ``(phase, done, total, path)``; returns the
+    :class:`engine.library.scanner.ScanSummary`."""
+    from engine.library import Library
+    from engine.library.scanner import scan
+
+    def progress(phase: str, done: int, total: int, path: str) -> None:
+        task.report((phase, done, total, path), force=done == total and total > 0)
+
+    with Library(db_path) as lib:
+        tagger = None
+        if req.analyse and req.max_patches is not None:
+            from engine.tagger import Tagger
+
+            task.report(("load", 0, 0, req.model), force=True)
+            tagger = Tagger(req.model, device=req.device, workers=req.workers,
+                            max_patches=req.max_patches)
+        try:
+            return scan(lib, req.folders, model=req.model, analyse=req.analyse, tagger=tagger,
+                        workers=req.workers, device=req.device, progress=progress,
+                        cancel=task.is_cancelled, retry_failed=req.retry_failed)
+        finally:
+            if tagger is not None:
+                tagger.close()
+
+
+def load_library_job(task, db_path: str, model: str | None):
+    """The table's :class:`~desktop.library_model.LibrarySnapshot`, prepared."""
+    from .library_model import load_prepared
+
+    return load_prepared(db_path, model)
+
+
+def load_errors_job(task, db_path: str):
+    from engine.library import Library
+
+    with Library(db_path) as lib:
+        return lib.errors()
+
+
+def read_tags_job(task, paths: dict[int, str]):
+    """``{track id: FileTags or the error}`` for the review panel; reports ``(done, total)``."""
+    from engine.metadata import read_tags
+
+    out: dict[int, Any] = {}
+    total = len(paths)
+    for i, (tid, path) in enumerate(paths.items()):
+        if task.is_cancelled():
+            break
+        try:
+            out[tid] = read_tags(path)
+        except Exception as exc:  # shown per track; the others go on
+            out[tid] = exc
+        task.report((i + 1, total))
+    return out
+
+
+@dataclass
+class WriteResult:
+    planned: int = 0                     # files that would change
+    unchanged: int = 0
+    not_analysed: int = 0
+    written: list[int] = field(default_factory=list)
+    failures: list = field(default_factory=list)   # engine.library.writing.FileFailure
+    batch_id: int | None = None
+    cancelled: bool = False
+
+
+def write_job(task, db_path: str, track_ids: list[int], policy, model: str,
+              accept: dict[int, list[str]], reject: dict[int, list[str]],
+              preserve_mtime: bool = False) -> WriteResult:
+    """Plan (reading every file afresh) and write, as one journaled batch; reports
+    ``(phase, done, total, path)`` with phase "plan" then "write"."""
+    from engine.library import Library
+    from engine.library.writing import plan_writes, write_planned
+
+    with Library(db_path) as lib:
+        plan = plan_writes(lib, track_ids, policy, model=model, accept=accept, reject=reject,
+                           progress=lambda d, t, p: task.report(("plan", d, t, p)),
+                           cancel=task.is_cancelled)
+        res = WriteResult(planned=len(plan.changes), unchanged=len(plan.unchanged),
+                          not_analysed=len(plan.not_analysed))
+        if task.is_cancelled():
+            res.cancelled = True
+            res.failures = list(plan.failures)
+            return res
+        out = write_planned(lib, plan, preserve_mtime=preserve_mtime,
+                            progress=lambda d, t, p: task.report(("write", d, t, p)),
+                            cancel=task.is_cancelled)
+    res.written, res.failures, res.batch_id = out.written, out.failures, out.batch_id
+    res.cancelled = out.cancelled
+    return res
+
+
+def undo_job(task, db_path: str, preserve_mtime: bool = False):
+    """Undo the newest write batch; returns :class:`engine.library.writing.UndoOutcome`."""
+    from engine.library import Library
+    from engine.library.writing import undo_last_batch
+
+    with Library(db_path) as lib:
+        return undo_last_batch(lib, preserve_mtime=preserve_mtime)
+
+
+def last_write_job(task, db_path: str):
+    """The newest write batch that can be undone (or None)."""
+    from engine.library import Library
+
+    with Library(db_path) as lib:
+        return lib.last_write_batch()
+
+
+def device_job(task, device: str | None) -> str:
+    """The inference device in words (imports torch, so it runs off the GUI thread)."""
+    from engine.tagger import describe_device, pick_device
+
+    try:
+        return describe_device(pick_device(device))
+    except Exception as exc:
+        return f"unavailable: {exc}"
+
+
+def export_m3u8_job(task, db_path: str, track_ids: list[int], out_path: str) -> str:
+    """Write an M3U8 playlist of ``track_ids`` (in order) to ``out_path``."""
+    from engine.library import Library
+    from engine.similarity import PlaylistEntry, write_m3u8
+
+    with Library(db_path) as lib:
+        tracks = lib.get_tracks(track_ids)
+    entries = [PlaylistEntry(path=t.path, title=t.title, artist=t.artist, duration_s=t.duration_s)
+               for t in tracks]
+    write_m3u8(out_path, entries)
+    return os.fspath(out_path)
