@@ -21,6 +21,7 @@ from training.train import load_model, predict
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow   # 15-25 s on a shared 2-core machine: three Python processes start torch
 def test_torchrun_two_processes_gloo(tmp_path):
     prep, run = tmp_path / "prep", tmp_path / "run"
     prepare(read_manifest(make_manifest(tmp_path / "src", n=24)), prep, SMALL_SPEC, workers=0, shard_size=8)
