@@ -1,7 +1,6 @@
 """Learn my tags: a head on frozen embeddings from a generated library, exported as a bundle the app runs."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

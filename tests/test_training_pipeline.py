@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -279,3 +278,20 @@ def _spec_file(tmp_path: Path) -> str:
     p = tmp_path / "spec.json"
     p.write_text(json.dumps(SMALL_SPEC.to_dict()))
     return str(p)
+
+
+def test_fine_tuning_starts_from_a_bundle(dataset, tmp_path):
+    from engine.vocab import TagInfo
+    from training.train import initial_weights
+
+    root, _ = dataset
+    torch.manual_seed(3)
+    donor = build_model("tiny", n_tags=6, n_mels=SMALL_SPEC.n_mels)
+    save_bundle(donor, BundleInfo("donor", "tiny", {}, SMALL_SPEC, [TagInfo(f"t{k}", "other", "T") for k in range(6)]),
+                tmp_path / "models")
+    model = build_model("tiny", n_tags=4, n_mels=SMALL_SPEC.n_mels)
+    fresh = initial_weights(model, str(tmp_path / "models" / "donor.json"))
+    assert fresh == ["classifier.bias", "classifier.weight"]          # other tags: a new output layer
+    assert torch.equal(model.conv[0].weight, donor.conv[0].weight)
+    res = fit(_cfg(root / "prep", tmp_path / "run", epochs=1, init=str(tmp_path / "models" / "donor.json")))
+    assert res.epochs_run == 1

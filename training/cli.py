@@ -190,7 +190,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     data = args.data
     if data is None:
-        from .evaluate import resolve_checkpoint
+        from .train import resolve_checkpoint
 
         ck = resolve_checkpoint(Path(args.models[0]))
         if ck is None:

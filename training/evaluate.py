@@ -27,7 +27,7 @@ from engine.features import FeatureSpec
 from .data import ShardDataset, StridedSampler, make_loader
 from .metrics import accuracy_at, best_f1_thresholds, f1_at, macro, mean_ci, per_tag_auc
 from .shards import read_index, read_meta
-from .train import amp_dtype, FitConfig, load_model, predict
+from .train import FitConfig, amp_dtype, load_model, predict, resolve_checkpoint
 
 
 @dataclass
@@ -38,17 +38,6 @@ class LoadedModel:
     tags: list[str]
     spec: FeatureSpec
     run_dir: Path | None            # for loss curves (log.csv)
-
-
-def resolve_checkpoint(path: Path) -> Path | None:
-    """The checkpoint folder of a run folder (best, else last), or ``path`` itself."""
-    if (path / "model.safetensors").is_file() and (path / "state.json").is_file():
-        return path
-    for sub in ("best", "last"):
-        c = path / "checkpoints" / sub
-        if (c / "model.safetensors").is_file():
-            return c
-    return None
 
 
 def load_for_eval(source: str, device: torch.device) -> LoadedModel:

@@ -26,8 +26,7 @@ from engine.features import FeatureSpec
 from engine.paths import user_models_dir
 from engine.vocab import TagInfo, display_name, msd_category
 
-from .evaluate import resolve_checkpoint
-from .train import load_model
+from .train import load_model, resolve_checkpoint
 
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 

@@ -38,7 +38,7 @@ from engine.bundle import DEFAULT_MODEL, BundleInfo, load_bundle, save_bundle
 from engine.paths import user_models_dir
 from engine.vocab import TagInfo
 
-from .datasets.library import LabelledTrack, Vocabulary, build_vocabulary, label_matrix, labelled_tracks
+from .datasets.library import LabelledTrack, build_vocabulary, label_matrix, labelled_tracks
 from .metrics import best_f1_thresholds
 
 

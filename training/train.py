@@ -47,6 +47,7 @@ class FitConfig:
     out: str = "runs/run"              # run folder: config.json, log.csv, checkpoints/, tensorboard/
     model: str = "k2c2"                # architecture name in engine.models.registry
     arch_args: dict[str, Any] = field(default_factory=dict)   # extra constructor args, e.g. {"dropout": 0.3}
+    init: str = ""                     # start from these weights (fine-tuning): a bundle, run or checkpoint folder
     # optimisation (Adam with the dissertation's settings, binary cross-entropy)
     epochs: int = 100
     batch_size: int = 32               # per process; the global batch is batch_size x world size
@@ -219,6 +220,37 @@ def _write_checkpoint(folder: Path, model: torch.nn.Module, state: dict[str, Any
         shutil.rmtree(old)
 
 
+def resolve_checkpoint(path: Path) -> Path | None:
+    """The checkpoint folder of a run folder (best, else last), or ``path`` itself."""
+    if (path / "model.safetensors").is_file() and (path / "state.json").is_file():
+        return path
+    for sub in ("best", "last"):
+        c = path / "checkpoints" / sub
+        if (c / "model.safetensors").is_file():
+            return c
+    return None
+
+
+def initial_weights(model: torch.nn.Module, source: str) -> list[str]:
+    """Load the weights of ``source`` (a bundle name or path, a run or checkpoint folder) into
+    ``model`` wherever names and shapes match; returns the names left at their initial values
+    (e.g. the output layer when the tags differ)."""
+    p = Path(source)
+    ckpt = resolve_checkpoint(p) if p.is_dir() else None
+    if ckpt is not None:
+        weights, _ = load_weights(ckpt)
+    else:
+        from engine.bundle import load_bundle
+
+        weights = load_bundle(source, "cpu")[0].state_dict()
+    own = model.state_dict()
+    usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise ValueError(f"{source}: no weights fit this architecture")
+    model.load_state_dict(usable, strict=False)
+    return sorted(set(own) - set(usable))
+
+
 def load_weights(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """A checkpoint's weights (safetensors) and its ``state.json``."""
     from safetensors.torch import load_file
@@ -321,6 +353,9 @@ def fit(cfg: FitConfig, on_epoch_end: Callable[[dict[str, float]], bool | None] 
     if cfg.resume:
         weights, state = load_weights(last_dir)
         model.load_state_dict(weights)
+    elif cfg.init:
+        fresh = initial_weights(model, cfg.init)
+        progress.line(f"started from {cfg.init}" + (f"; new: {', '.join(fresh)}" if fresh else ""))
     model.to(device)
     if cfg.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
