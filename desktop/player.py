@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import desktop.map.qt_refcount  # noqa: F401  (PySide6 6.12 on Python 3.11: see there)
 from PySide6.QtCore import QUrl, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSlider, QSizePolicy, QStyle,
                                QToolButton, QVBoxLayout, QWidget)

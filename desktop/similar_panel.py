@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import desktop.map.qt_refcount  # noqa: F401  (PySide6 6.12 on Python 3.11: see there)
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog,
                                QLabel, QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem,

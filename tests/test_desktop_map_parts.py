@@ -129,3 +129,29 @@ def test_value_colours_and_colormap_ends():
     assert pack_rgb(np.array([1, 2, 3])) == np.uint32(0xFF010203)
     with pytest.raises(ValueError):
         colormap_lut("nope")
+
+
+def test_points_just_outside_with_the_largest_radius_are_clipped_safely():
+    c = PointCanvas(50, 40, BG)
+    # discs reaching 9.5 px: the first four touch the image, the next two reach its edge
+    # pixels at zero coverage (and used to index past the buffer), the last two are skipped
+    xs = np.array([-9.4, 58.4, 25.0, 25.0, 59.4, -10.4, 60.6, -11.0])
+    ys = np.array([20.0, 20.0, -9.4, 48.4, 5.0, 5.0, 20.0, 20.0])
+    assert c.draw(xs, ys, 0xFFFFFFFF, 1.0, radius=9.0) == 6
+    img = c.pixels()
+    assert img[20, 0] != np.uint32(BG) and img[20, 49] != np.uint32(BG)
+    assert img[0, 25] != np.uint32(BG) and img[39, 25] != np.uint32(BG)
+
+
+def test_none_keeps_its_references_through_many_void_qt_calls():
+    import sys
+
+    import desktop.map  # noqa: F401  (applies the guard where PySide6 needs it)
+    from PySide6.QtCore import QPointF
+
+    p = QPointF()
+    before = sys.getrefcount(None)
+    for _ in range(30_000):          # without the guard: "Fatal Python error: none_dealloc"
+        p.setX(1.0)
+    assert sys.getrefcount(None) > 1000
+    assert before - sys.getrefcount(None) <= 30_000

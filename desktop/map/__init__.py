@@ -4,6 +4,7 @@
 adds its toolbar, :func:`load_library_map` builds what they show from a library. See
 ``desktop/map/map_view.py`` for the full signal/slot list.
 """
+from desktop.map import qt_refcount  # noqa: F401  (first: guards None before any Qt call)
 from desktop.map.data import CategoryColoring, MapData, RegionLabel, ValueColoring
 from desktop.map.library_map import LibraryMap, load_library_map
 from desktop.map.map_panel import MapPanel

@@ -23,10 +23,11 @@ from functools import lru_cache
 
 import numpy as np
 
-#: Largest disc radius in pixels; the buffer is padded by this much so points near the edge
-#: are drawn in full and nothing needs clipping per pass.
+#: Largest disc radius in pixels. The buffer is padded by twice the reach of the largest disc,
+#: so that a point whose disc still touches the image (up to one reach outside) is stamped in
+#: full without any clipping per pass.
 MAX_RADIUS = 9.0
-_PAD = int(np.ceil(MAX_RADIUS + 0.5))
+_PAD = 2 * int(np.ceil(MAX_RADIUS + 0.5))
 _RB = np.uint32(0x00FF00FF)
 _G = np.uint32(0x0000FF00)
 _OPAQUE = np.uint32(0xFF000000)
