@@ -48,7 +48,7 @@ def test_bench_smoke(tmp_path, capsys):
     assert main(["--models", "tiny", "--steps", "1", "--warmup", "1", "--batch-size", "2",
                  "--workers", "0", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [(r["model"], r["source"]) for r in rows] == [("tiny", "resident"), ("tiny", "shards")]
+    assert [(r["model"], r["source"]) for r in rows] == [("-", "loader"), ("tiny", "resident"), ("tiny", "shards")]
     assert all(r["clips_per_s"] > 0 and r["msd_epoch_s"] == pytest.approx(201_680 / r["clips_per_s"])
                for r in rows)
     assert "MSD epoch" in capsys.readouterr().out

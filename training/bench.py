@@ -5,6 +5,7 @@ For each model (k2c1, k1c2, k2c2 at 96 x 1366 by default) it times full training
 201,680 training clips (the dissertation: k2c1 727 s per epoch; Choi et al.: 2400 s):
 
 - **resident**: synthetic batches already on the device (the model's ceiling);
+- **loader**: the input pipeline alone (shards -> DataLoader -> device), its ceiling;
 - **shards**: the real input pipeline: float16 memory-mapped shards on disk (a synthetic
   prepared data set written to a temporary folder, or ``--data DIR``) through
   :class:`training.data.ShardDataset`, the DataLoader with workers, pinned memory and
@@ -167,6 +168,32 @@ def bench_shards(name: str, data: Path, device: torch.device, dtype, *, batch_si
                     rate, MSD_TRAIN_CLIPS / rate)
 
 
+def bench_loader(data: Path, device: torch.device, *, batch_size: int, steps: int, warmup: int,
+                 workers: int, prefetch: int) -> BenchRow:
+    """The input pipeline alone: shards -> DataLoader -> device (its ceiling for any model)."""
+    ds = ShardDataset(data, None, mode="train")
+    sampler = EpochSampler(ds, seed=0)
+    loader = make_loader(ds, batch_size=batch_size, sampler=sampler, workers=workers,
+                         pin_memory=device.type == "cuda", prefetch=prefetch, drop_last=True)
+    done, timed, epoch, t0 = 0, 0, 0, time.perf_counter()
+    while timed < steps:
+        sampler.set_epoch(epoch)
+        for x, _y in loader:
+            x = x.to(device, non_blocking=True).float()
+            done += 1
+            if done == warmup:
+                _sync(device)
+                t0 = time.perf_counter()
+            elif done > warmup:
+                timed += 1
+                if timed >= steps:
+                    break
+        epoch += 1
+    _sync(device)
+    rate = batch_size * steps / (time.perf_counter() - t0)
+    return BenchRow("-", 0, batch_size, "loader", steps, rate, MSD_TRAIN_CLIPS / rate)
+
+
 def main(argv: list[str] | None = None) -> int:
     cuda = torch.cuda.is_available()
     ap = argparse.ArgumentParser(prog="python -m training.bench", description=__doc__.split("\n\n")[0],
@@ -212,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             data = write_synthetic_shards(Path(tmp.name), n, spec)
             print(f"wrote {n} synthetic clips of float16 shards in {time.perf_counter() - t0:.1f} s", flush=True)
+        if args.source in ("shards", "both"):
+            rows.append(bench_loader(data, device, batch_size=args.batch_size, steps=args.steps,
+                                     warmup=args.warmup, workers=args.workers, prefetch=args.prefetch))
+            _print_row(rows[-1])
         for name in args.models:
             if args.source in ("resident", "both"):
                 rows.append(bench_resident(name, spec, device, dtype, batch_size=args.batch_size,
@@ -235,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_row(r: BenchRow) -> None:
-    print(f"{r.model:6s} {r.parameters:>10,d} params  batch {r.batch_size:>4d}  {r.source:8s} "
+    params = f"{r.parameters:>10,d} params" if r.parameters else f"{'(no model)':>17s}"
+    print(f"{r.model:6s} {params}  batch {r.batch_size:>4d}  {r.source:8s} "
           f"{r.clips_per_s:>10,.1f} clips/s  MSD epoch ({MSD_TRAIN_CLIPS:,} clips) {_fmt_s(r.msd_epoch_s)}",
           flush=True)
 
