@@ -143,15 +143,17 @@ def test_points_just_outside_with_the_largest_radius_are_clipped_safely():
     assert img[0, 25] != np.uint32(BG) and img[39, 25] != np.uint32(BG)
 
 
-def test_none_keeps_its_references_through_many_void_qt_calls():
+def test_none_and_true_survive_many_void_calls_and_signals():
     import sys
 
     import desktop.map  # noqa: F401  (applies the guard where PySide6 needs it)
-    from PySide6.QtCore import QPointF
+    from PySide6.QtCore import QObject, QPointF, Signal
 
-    p = QPointF()
-    before = sys.getrefcount(None)
-    for _ in range(30_000):          # without the guard: "Fatal Python error: none_dealloc"
+    class Emitter(QObject):
+        ping = Signal(object)
+
+    p, e = QPointF(), Emitter()
+    for _ in range(30_000):   # without the guard: "Fatal Python error: none_dealloc/bool_dealloc"
         p.setX(1.0)
-    assert sys.getrefcount(None) > 1000
-    assert before - sys.getrefcount(None) <= 30_000
+        e.ping.emit(None)
+    assert sys.getrefcount(None) > 1000 and sys.getrefcount(True) > 1000
