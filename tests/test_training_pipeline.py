@@ -88,6 +88,8 @@ def test_prepare_resumes_in_parallel_and_refuses_a_different_plan(dataset, tmp_p
     again = prepare(catalog, out, SMALL_SPEC, workers=0, shard_size=8)
     assert again.skipped_shards == first.n_shards - 1
     assert (out / "index.csv").read_text() == before
+    retried = prepare(catalog, out, SMALL_SPEC, workers=0, shard_size=8, retry_failed=True)
+    assert retried.skipped_shards == first.n_shards - 1 and retried.n_failed == 2   # the bad files' shard
     with pytest.raises(FileExistsError, match="different preparation"):
         prepare(catalog, out, SMALL_PATCH_SPEC, workers=0, shard_size=8)
     replaced = prepare(catalog, out, SMALL_PATCH_SPEC, workers=0, shard_size=8, overwrite=True)

@@ -156,6 +156,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     res = prepare(catalog, args.out, spec, workers=args.workers, shard_size=args.shard_size,
                   excerpt_seconds=args.excerpt_seconds, device=args.device, overwrite=args.overwrite,
+                  retry_failed=args.retry_failed,
                   progress=_progress_printer("prepared"))
     print(f"{res.out_dir}: {res.n_items} clips in {res.n_shards} shards "
           f"({res.skipped_shards} already done), {res.n_failed} could not be decoded "
@@ -259,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stored excerpt for patch specs (default 30 s)")
     common.add_argument("--device", default=None, help="where log-mel is computed (default: cuda if present)")
     common.add_argument("--overwrite", action="store_true", help="replace a different earlier preparation")
+    common.add_argument("--retry-failed", action="store_true",
+                        help="on a rerun, also redo the shards whose files failed")
     q = src.add_parser("mtt", parents=[common], help="MagnaTagATune")
     q.add_argument("--root", required=True, help="folder with annotations_final.csv (and the mp3 folders 0-f)")
     q.add_argument("--audio", default=None, help="folder with the mp3 folders 0-f, if elsewhere")

@@ -199,6 +199,23 @@ def _write_shard(root: Path, shard: int, items: list[Item], frames: int, decode)
     return summary
 
 
+def _ping() -> bool:
+    return True
+
+
+def _check_workers_start(pool: cf.ProcessPoolExecutor) -> None:
+    """Fail clearly when worker processes die before doing any work (so that a broken setup is
+    not mistaken for decoder crashes in every file)."""
+    try:
+        pool.submit(_ping).result()
+    except cf.process.BrokenProcessPool:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise RuntimeError(
+            "the worker processes could not start. When calling training.prepare.prepare() from "
+            "a script, put the call under `if __name__ == \"__main__\":` (workers are spawned and "
+            "import the script); or pass workers=0") from None
+
+
 def _shard_job(root: str, shard: int, items: list[Item], frames: int) -> dict:
     spec = _STATE["spec"]
     return _write_shard(Path(root), shard, items, frames, lambda it: _decode_or_fail(it, spec, frames))
@@ -276,14 +293,15 @@ def _pick_device(device: str | None) -> str:
 
 def prepare(catalog: Catalog, out_dir: str | os.PathLike, spec: FeatureSpec = SEED_SPEC, *,
             workers: int | None = None, shard_size: int = 256, excerpt_seconds: float | None = None,
-            device: str | None = None, overwrite: bool = False,
+            device: str | None = None, overwrite: bool = False, retry_failed: bool = False,
             progress: ProgressFn | None = None) -> PrepareResult:
     """Write the shards and index of ``catalog`` under ``out_dir`` (see module doc).
 
     ``workers``: processes writing shards (0: all in this process). ``device``: where log-mel
     is computed ("cuda" when available by default). ``excerpt_seconds``: stored excerpt for
     patch specs (default :data:`PATCH_EXCERPT_SECONDS`). ``overwrite``: discard an earlier,
-    different preparation in ``out_dir`` instead of refusing.
+    different preparation in ``out_dir`` instead of refusing. ``retry_failed``: on a rerun, redo
+    the completed shards that list failures too (e.g. after fixing a mount that went away).
     """
     t0 = time.perf_counter()
     root = Path(out_dir)
@@ -314,7 +332,9 @@ def prepare(catalog: Catalog, out_dir: str | os.PathLike, spec: FeatureSpec = SE
     for i in range(len(plans)):
         js = root / "shards" / f"{shard_name(i)}.json"
         if js.is_file() and (root / "shards" / f"{shard_name(i)}.npy").is_file():
-            summaries[i] = json.loads(js.read_text(encoding="utf-8"))
+            summary = json.loads(js.read_text(encoding="utf-8"))
+            if not (retry_failed and summary["failures"]):
+                summaries[i] = summary
     skipped = len(summaries)
     todo = [i for i in range(len(plans)) if i not in summaries]
     total = len(items)
@@ -344,6 +364,7 @@ def prepare(catalog: Catalog, out_dir: str | os.PathLike, spec: FeatureSpec = SE
         while queue:
             pool = cf.ProcessPoolExecutor(min(workers, len(queue)), mp_context=mp.get_context("spawn"),
                                           initializer=_init_worker, initargs=(spec.to_dict(), dev, threads))
+            _check_workers_start(pool)
             futures = {pool.submit(_shard_job, str(root), i, plans[i], frames): i for i in queue}
             queue = []
             try:
