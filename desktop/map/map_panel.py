@@ -48,7 +48,8 @@ class MapPanel(QWidget):
         self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
         self.search_box.returnPressed.connect(self._run_search)
         self._match_label = QLabel(self)
-        self._match_label.setMinimumWidth(70)
+        self._match_label.setMinimumWidth(
+            self._match_label.fontMetrics().horizontalAdvance("000,000 found") + 8)
 
         self._color_combo = QComboBox(self)
         self._color_combo.setToolTip("What the colours of the points show")

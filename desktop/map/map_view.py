@@ -62,7 +62,7 @@ SYNC_RENDER_MS = 28.0
 #: Pause (ms) before re-rendering after a gesture, when rendering is slow.
 RERENDER_DELAY_MS = 90
 #: Most disc pixels stamped per frame (points x pixels per disc): beyond it discs shrink.
-PIXEL_BUDGET = 1_600_000
+PIXEL_BUDGET = 700_000
 #: A point is picked under the mouse within this many pixels (or its radius, if bigger).
 PICK_RADIUS_PX = 7.0
 #: Mouse travel (px) that turns a press into a drag.
@@ -156,6 +156,7 @@ class MapView(QWidget):
         self._colorbar: tuple[str, float, float, str] | None = None
         self._regions: list = []
         self._drawn_labels: list[str] = []
+        self._label_cache: dict[tuple, QImage] = {}
         self._selected = np.zeros(0, dtype=bool)
         self._highlight: np.ndarray | None = None
         self._search_text = ""
@@ -506,7 +507,7 @@ class MapView(QWidget):
         n = max(len(self._data), 1)
         area = max(self.width() * self.height(), 1) * 0.6
         r_fit = float(np.clip(0.42 * math.sqrt(area / n), 1.2, 4.5))
-        r = float(np.clip(r_fit * math.sqrt(max(self.zoom(), 1.0)), r_fit, 7.0))
+        r = float(np.clip(r_fit * max(self.zoom(), 1.0) ** 0.4, r_fit, 7.0))
         r = quantize_radius(r)
         while r > 1.0 and n_visible * kernel_size(r * self._dpr()) > PIXEL_BUDGET:
             r = quantize_radius(r - 0.25)
@@ -620,13 +621,17 @@ class MapView(QWidget):
         cx0, cy0, s0 = self._cache_key[:3]
         k = self._scale / s0
         w2, h2 = self.width() / 2.0, self.height() / 2.0
-        p.save()
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, k < 1.0)
-        p.translate(w2 * (1 - k) + (cx0 - self._cx) * self._scale,
-                    h2 * (1 - k) - (cy0 - self._cy) * self._scale)
-        p.scale(k, k)
-        p.drawImage(QPointF(0, 0), self._cache_img)
-        p.restore()
+        tx = w2 * (1 - k) + (cx0 - self._cx) * self._scale
+        ty = h2 * (1 - k) - (cy0 - self._cy) * self._scale
+        if abs(k - 1.0) < 1e-9:   # a pan: whole pixels keep the fast, unfiltered blit
+            p.drawImage(QPointF(round(tx), round(ty)), self._cache_img)
+        else:
+            p.save()
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, k < 1.0)
+            p.translate(tx, ty)
+            p.scale(k, k)
+            p.drawImage(QPointF(0, 0), self._cache_img)
+            p.restore()
         self._render_timer.start(RERENDER_DELAY_MS)
 
     def _paint_empty(self, p: QPainter) -> None:
@@ -657,8 +662,6 @@ class MapView(QWidget):
         placed_text: list[tuple[str, float, float]] = []
         base = QFont(self.font())
         base.setWeight(QFont.Weight.DemiBold)
-        text_colour = _qcolor(self._theme.text, 240)
-        halo = _qcolor(self._theme.halo, 185)
         w, h = self.width(), self.height()
         repeat_px = 0.3 * max(w, h)
         self._drawn_labels = []
@@ -672,20 +675,47 @@ class MapView(QWidget):
                 continue
             size = max(int(getattr(r, "size", 1)), 1)
             pt = (8.5 + 4.0 * math.sqrt(size / biggest)) * min(zoom ** 0.12, 1.4)
-            font = QFont(base)
-            font.setPointSizeF(pt)
-            fm = QFontMetricsF(font)
-            tw = fm.horizontalAdvance(text)
-            rect = QRectF(sx - tw / 2, sy - fm.height() / 2, tw, fm.height())
-            if rect.left() < 2 or rect.right() > w - 2 or rect.top() < 2 or rect.bottom() > h - 2:
+            sprite = self._label_sprite(text, round(pt * 2) / 2, base)
+            lw = sprite.width() / sprite.devicePixelRatio()
+            lh = sprite.height() / sprite.devicePixelRatio()
+            rect = QRectF(sx - lw / 2, sy - lh / 2, lw, lh)
+            if rect.left() < 0 or rect.right() > w or rect.top() < 0 or rect.bottom() > h:
                 continue
-            if any(rect.adjusted(-5, -2, 5, 2).intersects(o) for o in placed):
+            if any(rect.adjusted(-3, 0, 3, 0).intersects(o) for o in placed):
                 continue
             placed.append(rect)
             placed_text.append((text, sx, sy))
             self._drawn_labels.append(text)
-            self._halo_text(p, rect.left(), rect.top() + fm.ascent(), text, font, text_colour,
-                            halo, 3.0)
+            p.drawImage(rect.topLeft(), sprite)
+
+    def _label_sprite(self, text: str, pt: float, base: QFont) -> QImage:
+        """A region label with its halo, drawn once into an image and reused (text paths and
+        their halos cost about a millisecond each to draw from scratch)."""
+        dpr = self._dpr()
+        key = (text, pt, self._theme.name, dpr, base.family())
+        sprite = self._label_cache.get(key)
+        if sprite is not None:
+            return sprite
+        font = QFont(base)
+        font.setPointSizeF(pt)
+        fm = QFontMetricsF(font)
+        halo_w = 3.0
+        pad = halo_w + 1.0
+        w = fm.horizontalAdvance(text) + 2 * pad
+        h = fm.height() + 2 * pad
+        sprite = QImage(int(math.ceil(w * dpr)), int(math.ceil(h * dpr)),
+                        QImage.Format.Format_ARGB32_Premultiplied)
+        sprite.setDevicePixelRatio(dpr)
+        sprite.fill(0)
+        sp = QPainter(sprite)
+        sp.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        self._halo_text(sp, pad, pad + fm.ascent(), text, font, _qcolor(self._theme.text, 240),
+                        _qcolor(self._theme.halo, 185), halo_w)
+        sp.end()
+        if len(self._label_cache) > 256:
+            self._label_cache.clear()
+        self._label_cache[key] = sprite
+        return sprite
 
     def _paint_marks(self, p: QPainter) -> None:
         radius = max(self.last_radius, 2.0)

@@ -72,6 +72,8 @@ class PointCanvas:
         self.width, self.height = max(1, int(width)), max(1, int(height))
         self._stride = self.width + 2 * _PAD
         self._buf = np.empty((self.height + 2 * _PAD) * self._stride, dtype=np.uint32)
+        self._scratch: list[np.ndarray] = []
+        self._scratch_n = 0
         self.clear(background)
 
     def clear(self, background: int) -> None:
@@ -100,32 +102,61 @@ class PointCanvas:
         if n == 0:
             return 0
         centre = (py + _PAD) * self._stride + (px + _PAD)
+        work = self._work(n)
+        target, dst, t1, t2, t3, a, ia, af, src_rb, src_g = work
         col = np.asarray(colours, dtype=np.uint32)
         if col.ndim:
             if not all_inside:
                 col = col[inside]
-            src_rb, src_g = col & _RB, col & _G
+            np.bitwise_and(col, _RB, out=src_rb)
+            np.bitwise_and(col, _G, out=src_g)
         else:
-            src_rb, src_g = np.uint32(col & _RB), np.uint32(col & _G)
+            src_rb.fill(col & _RB)
+            src_g.fill(col & _G)
         a_pt = np.asarray(alpha, dtype=np.float32)
         per_point = a_pt.ndim > 0
         if per_point and not all_inside:
             a_pt = a_pt[inside]
-        a_pt = np.clip(a_pt, 0.0, 1.0) * 256.0
+        a_pt = np.clip(a_pt, 0.0, 1.0) * np.float32(256.0)
         buf, stride = self._buf, self._stride
+        # every operation writes into preallocated arrays: allocating fresh ones each pass
+        # costs several times more than the arithmetic itself
         for dx, dy, cov in zip(dxs, dys, covs):
-            target = centre + (dy * stride + dx)
-            dst = buf[target]
+            np.add(centre, dy * stride + dx, out=target)
+            np.take(buf, target, out=dst)
             if per_point:
-                a = (a_pt * cov).astype(np.uint32)
-                ia = np.uint32(256) - a
+                np.multiply(a_pt, np.float32(cov), out=af)
+                np.copyto(a, af, casting="unsafe")
+                np.subtract(np.uint32(256), a, out=ia)
+                a_, ia_ = a, ia
             else:
-                a = np.uint32(int(a_pt * cov))
-                ia = np.uint32(256 - int(a))
-            rb = (((dst & _RB) * ia + src_rb * a) >> 8) & _RB
-            g = (((dst & _G) * ia + src_g * a) >> 8) & _G
-            buf[target] = rb | g | _OPAQUE
+                a_ = np.uint32(int(a_pt * cov))
+                ia_ = np.uint32(256) - a_
+            np.bitwise_and(dst, _RB, out=t1)
+            np.multiply(t1, ia_, out=t1)
+            np.multiply(src_rb, a_, out=t2)
+            np.add(t1, t2, out=t1)
+            np.right_shift(t1, 8, out=t1)
+            np.bitwise_and(t1, _RB, out=t1)
+            np.bitwise_and(dst, _G, out=t3)
+            np.multiply(t3, ia_, out=t3)
+            np.multiply(src_g, a_, out=t2)
+            np.add(t3, t2, out=t3)
+            np.right_shift(t3, 8, out=t3)
+            np.bitwise_and(t3, _G, out=t3)
+            np.bitwise_or(t1, t3, out=t1)
+            np.bitwise_or(t1, _OPAQUE, out=t1)
+            buf[target] = t1
         return n
+
+    def _work(self, n: int) -> list[np.ndarray]:
+        """Scratch arrays for ``n`` points, reused between calls (grown when needed)."""
+        if self._scratch_n < n:
+            size = max(n, int(self._scratch_n * 1.5))
+            self._scratch = [np.empty(size, np.intp)] + [np.empty(size, np.uint32) for _ in range(6)] \
+                + [np.empty(size, np.float32)] + [np.empty(size, np.uint32) for _ in range(2)]
+            self._scratch_n = size
+        return [arr[:n] for arr in self._scratch]
 
     def pixels(self) -> np.ndarray:
         """The visible image, uint32 [height, width], C-contiguous (a copy)."""
