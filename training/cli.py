@@ -99,7 +99,9 @@ def load_spec(value: str):
     if value == "seed":
         return SEED_SPEC
     p = Path(value)
-    if p.suffix == ".json" and p.is_file():
+    if p.suffix == ".json" and not p.is_file():
+        raise FileNotFoundError(f"--spec {value}: no such file")
+    if p.suffix == ".json":
         data = json.loads(p.read_text(encoding="utf-8"))
         if "feature_spec" in data:
             data = data["feature_spec"]
