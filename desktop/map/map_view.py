@@ -404,9 +404,13 @@ class MapView(QWidget):
         return self._set_highlight_mask(mask)
 
     def _search_haystack(self) -> list[str]:
+        """Per point: title, artist and tag names (without their percentages), casefolded."""
         if self._haystack is None:
+            import re
+
             d = self._data
-            cols = [c for c in (d.titles, d.artists, d.tags) if c is not None]
+            tags = None if d.tags is None else [re.sub(r"\s*\d+%", "", t or "") for t in d.tags]
+            cols = [c for c in (d.titles, d.artists, tags) if c is not None]
             self._haystack = [" ".join((v or "") for v in vals).casefold() for vals in zip(*cols)] \
                 if cols else [""] * len(d)
         return self._haystack
