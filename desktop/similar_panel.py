@@ -13,6 +13,9 @@ Methods / slots
     ``set_source(SimilarSource | None)``       the index and metadata to work with
     ``show_similar(track_id or [ids])``        list the nearest neighbours of the seed(s)
     ``make_playlist(length=None) -> list[int]`` a smooth playlist from the seed(s)
+    ``playlist_from_selection(ids) -> list[int]`` the map's "Make playlist from selection":
+                                               a few tracks seed a playlist; many are put
+                                               in a smooth order themselves
     ``save_playlist(name=None) -> int | None`` save it in the library (asks for a name if None)
     ``export_m3u8(path=None) -> Path | None``  write it as M3U8 (asks for a file if None)
     ``neighbours()``, ``playlist()``, ``seeds()``, ``mode()`` ("similar" | "playlist")
@@ -267,6 +270,33 @@ class SimilarPanel(QWidget):
         self._playlist = [int(i) for i in ids]
         self._mode = "playlist"
         self._fill_playlist()
+        return list(self._playlist)
+
+    def playlist_from_selection(self, ids: Iterable[int], *, max_seeds: int = 3) -> list[int]:
+        """A playlist for a selection of tracks. Up to ``max_seeds`` tracks seed a smooth
+        playlist of the spin box's length (as "Make playlist from this"); a bigger selection
+        becomes the playlist itself, ordered so that each track leads smoothly to the next
+        (starting from the track most typical of the selection)."""
+        src = self._source
+        if src is None:
+            return []
+        ids = [int(i) for i in dict.fromkeys(int(i) for i in ids) if int(i) in src]
+        if not ids:
+            self.error_occurred.emit("None of the selected tracks has been analysed yet.")
+            return []
+        if len(ids) <= max_seeds:
+            self.show_similar(ids)
+            return self.make_playlist()
+        positions = src.index.positions(ids)
+        sub = SimilarityIndex(ids, src.index.vectors[positions])
+        start = sub.query_vector(sub.centroid(np.arange(len(ids))), 1)[0].id
+        ordered = smooth_playlist(sub, [start], length=len(ids), pull=0.2)
+        self._seeds = [int(start)]
+        self._neighbours = []
+        self._playlist = [int(i) for i in ordered]
+        self._mode = "playlist"
+        self._fill_playlist()
+        self._header.setText(f"Playlist of the {len(ids):,} selected tracks, in a smooth order")
         return list(self._playlist)
 
     def save_playlist(self, name: str | None = None) -> int | None:

@@ -182,12 +182,14 @@ def test_click_selects_and_emits(qtbot, cluster_view):
     view, ids, xy, _ = cluster_view
     tid = int(ids[17])
     pos = view.screen_pos(tid).toPoint()
-    selections, currents = [], []
+    selections, currents, plays = [], [], []
     view.selection_changed.connect(selections.append)
     view.current_changed.connect(currents.append)
+    view.play_requested.connect(plays.append)
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=pos)
     picked = view.point_at(QPointF(pos))
     assert selections == [[picked]] and currents == [picked]
+    assert plays == [picked]                       # a click plays the preview too
     assert view.selected_ids() == [picked] and view.current_id == picked
     # Ctrl+click adds another, Ctrl+click again removes it
     other = int(ids[200])
@@ -197,6 +199,10 @@ def test_click_selects_and_emits(qtbot, cluster_view):
     assert sorted(view.selected_ids()) == sorted({picked, oid})
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, opos)
     assert view.selected_ids() == [picked]
+    assert plays == [picked]                       # Ctrl+click only edits the selection
+    view.set_play_on_click(False)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=pos)
+    assert plays == [picked] and view.selected_ids() == [picked]
     # a click on empty space clears
     with qtbot.waitSignal(view.selection_changed, timeout=1000) as blocker:
         qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(2, H // 2))
@@ -205,6 +211,7 @@ def test_click_selects_and_emits(qtbot, cluster_view):
 
 def test_double_click_and_return_request_play(qtbot, cluster_view):
     view, ids, *_ = cluster_view
+    view.set_play_on_click(False)
     pos = view.screen_pos(int(ids[3])).toPoint()
     tid = view.point_at(QPointF(pos))
     with qtbot.waitSignal(view.play_requested, timeout=1000) as blocker:

@@ -161,3 +161,25 @@ def test_no_library_no_saving(qtbot, panel):
     assert not p._save_button.isEnabled()
     with qtbot.waitSignal(p.error_occurred, timeout=1000):
         assert p.save_playlist("x") is None
+
+
+def test_playlist_from_a_selection(panel, clusters):
+    p, source, ids = panel
+    vectors, labels = clusters
+    # a few tracks seed a playlist of the chosen length
+    few = p.playlist_from_selection([ids[3], ids[4]])
+    assert few[:2] == [ids[3], ids[4]] and len(few) == p._length.value()
+    # a big selection (one cluster) is put in order: every selected track once, nothing else
+    chosen = [ids[i] for i in np.flatnonzero(labels == labels[0])[:60]]
+    ordered = p.playlist_from_selection(chosen)
+    assert sorted(ordered) == sorted(chosen) and p.mode() == "playlist"
+    # smoother than the selection's own order: mean similarity of consecutive tracks
+    pos = {t: i for i, t in enumerate(ids)}
+
+    def smoothness(seq):
+        v = vectors[[pos[t] for t in seq]]
+        v = v / np.linalg.norm(v, axis=1, keepdims=True)
+        return float(np.mean(np.sum(v[1:] * v[:-1], axis=1)))
+
+    assert smoothness(ordered) > smoothness(chosen)
+    assert p.playlist_from_selection([987654321]) == []

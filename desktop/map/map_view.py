@@ -15,7 +15,8 @@ Signals
                                   Ctrl+A, Esc, context menu); not emitted by ``set_selection``
     ``current_changed(object)``   the track id the user clicked, or None
     ``hovered_changed(object)``   the track id under the mouse, or None
-    ``play_requested(int)``       double-click on a point, Return, or "Play" in the menu
+    ``play_requested(int)``       a click on a point (unless ``set_play_on_click(False)``),
+                                  a double-click, Return, or "Play" in the menu
     ``similar_requested(int)``    "More like this" in the context menu
     ``review_requested(list)``    "Review tags for the selection" (track ids)
     ``playlist_requested(list)``  "Make a playlist from the selection" (track ids)
@@ -27,7 +28,7 @@ Slots / methods
     ``set_regions(regions)``, ``set_selection(ids)``, ``selected_ids()``,
     ``set_search(text) -> int``, ``set_highlight(ids | None) -> int``,
     ``set_tooltip_provider(callable | None)``, ``set_drag_mode("pan"|"rect"|"lasso")``,
-    ``set_theme("auto"|"dark"|"light")``, ``fit_all()``, ``zoom_by(factor, anchor=None)``,
+    ``set_theme("auto"|"dark"|"light")``, ``set_play_on_click(bool)``, ``fit_all()``, ``zoom_by(factor, anchor=None)``,
     ``pan_by(dx, dy)``, ``ensure_visible(ids)``, ``point_at(pos)``, ``screen_pos(track_id)``,
     ``map_to_screen(x, y)``, ``screen_to_map(x, y)``, ``render_now()``.
 
@@ -165,6 +166,7 @@ class MapView(QWidget):
         self._hover_row: int | None = None
         self._current_row: int | None = None
         self._drag_mode = "pan"
+        self._play_on_click = True
         # view transform: screen = (data - centre) * scale (+ y flipped) + widget centre
         self._cx, self._cy, self._scale = 0.0, 0.0, 1.0
         self._fit_scale = 1.0
@@ -990,7 +992,17 @@ class MapView(QWidget):
             return
         self._current_row = row
         self._select_rows(np.array([row]), toggle=toggle)
-        self.current_changed.emit(int(self._data.ids[row]))
+        tid = int(self._data.ids[row])
+        self.current_changed.emit(tid)
+        if self._play_on_click and not toggle:
+            self.play_requested.emit(tid)
+
+    def set_play_on_click(self, on: bool) -> None:
+        """Whether a plain click on a point also asks to play it (default: yes)."""
+        self._play_on_click = bool(on)
+
+    def play_on_click(self) -> bool:
+        return self._play_on_click
 
     def _toggle_legend(self, i: int) -> None:
         if self._legend_active == i:
@@ -1007,7 +1019,8 @@ class MapView(QWidget):
             return
         row = self._row_at(event.position())
         if row is not None:
-            self.play_requested.emit(int(self._data.ids[row]))
+            if not self._play_on_click:      # otherwise the first click already played it
+                self.play_requested.emit(int(self._data.ids[row]))
         else:
             self.zoom_by(2.0, event.position())
 
