@@ -155,7 +155,7 @@ def dark_palette(app) -> None:
 
 def run(args) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+    from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QImage, QMouseEvent
     from PySide6.QtWidgets import QApplication
 
@@ -270,21 +270,20 @@ def run(args) -> dict:
     view.set_selection([])
 
     if args.screenshots:
-        out["screenshots"] = screenshots(panel, lmap, Path(args.screenshots), QPoint)
+        out["screenshots"] = screenshots(panel, lmap, Path(args.screenshots),
+                                         "" if args.theme == "dark" else f"_{args.theme}")
     return out
 
 
-def screenshots(panel, lmap, folder: Path, QPoint) -> list[str]:
+def screenshots(panel, lmap, folder: Path, suffix: str = "") -> list[str]:
     """PNGs of the panel: by top genre with labels, by one tag's score, a search + lasso."""
-    from PySide6.QtCore import QPointF
-
     folder.mkdir(parents=True, exist_ok=True)
     view = panel.view
     saved = []
 
     def grab(name: str) -> None:
         view.render_now()
-        path = folder / name
+        path = folder / name.replace(".png", f"{suffix}.png")
         panel.grab().save(str(path))
         saved.append(str(path))
 

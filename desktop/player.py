@@ -24,8 +24,9 @@ import os
 from pathlib import Path
 
 import desktop.map.qt_refcount  # noqa: F401  (PySide6 6.12 on Python 3.11: see there)
-from PySide6.QtCore import QUrl, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSlider, QSizePolicy, QStyle,
+from PySide6.QtCore import QPointF, QRectF, QUrl, Qt, Signal
+from PySide6.QtGui import QIcon, QPainter, QPalette, QPen, QPixmap, QPolygonF
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSlider, QSizePolicy,
                                QToolButton, QVBoxLayout, QWidget)
 
 try:  # QtMultimedia needs system libraries (libpulse on Linux) that may be missing
@@ -47,6 +48,36 @@ def format_time(seconds: float | None) -> str:
     h, rest = divmod(s, 3600)
     m, sec = divmod(rest, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def transport_icon(kind: str, colour, size: int = 32) -> QIcon:
+    """"play", "pause", "stop" or "volume" drawn in ``colour`` (the palette's text colour,
+    so the icons stay visible in dark and light themes alike)."""
+    pm = QPixmap(size, size)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(colour)
+    s = float(size)
+    if kind == "play":
+        p.drawPolygon(QPolygonF([QPointF(0.3 * s, 0.2 * s), QPointF(0.8 * s, 0.5 * s),
+                                 QPointF(0.3 * s, 0.8 * s)]))
+    elif kind == "pause":
+        p.drawRoundedRect(QRectF(0.25 * s, 0.2 * s, 0.17 * s, 0.6 * s), 1.5, 1.5)
+        p.drawRoundedRect(QRectF(0.58 * s, 0.2 * s, 0.17 * s, 0.6 * s), 1.5, 1.5)
+    elif kind == "stop":
+        p.drawRoundedRect(QRectF(0.25 * s, 0.25 * s, 0.5 * s, 0.5 * s), 2, 2)
+    elif kind == "volume":
+        p.drawPolygon(QPolygonF([QPointF(0.12 * s, 0.38 * s), QPointF(0.3 * s, 0.38 * s),
+                                 QPointF(0.52 * s, 0.18 * s), QPointF(0.52 * s, 0.82 * s),
+                                 QPointF(0.3 * s, 0.62 * s), QPointF(0.12 * s, 0.62 * s)]))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.setPen(QPen(colour, 0.07 * s, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        p.drawArc(QRectF(0.42 * s, 0.3 * s, 0.3 * s, 0.4 * s), -50 * 16, 100 * 16)
+        p.drawArc(QRectF(0.4 * s, 0.16 * s, 0.46 * s, 0.68 * s), -50 * 16, 100 * 16)
+    p.end()
+    return QIcon(pm)
 
 
 def _plain_media_error(path: str, error, message: str) -> str:
@@ -86,14 +117,13 @@ class PreviewPlayer(QWidget):
         self._audio = None
         self._unavailable = _MULTIMEDIA_ERROR
 
-        style = self.style()
         self._play_button = QToolButton(self)
-        self._play_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+        self._play_button.setIcon(self._icon("play"))
         self._play_button.setToolTip("Play / pause (Space)")
         self._play_button.setAutoRaise(True)
         self._play_button.clicked.connect(self.toggle_play)
         self._stop_button = QToolButton(self)
-        self._stop_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop))
+        self._stop_button.setIcon(self._icon("stop"))
         self._stop_button.setToolTip("Stop")
         self._stop_button.setAutoRaise(True)
         self._stop_button.clicked.connect(self.stop)
@@ -129,7 +159,7 @@ class PreviewPlayer(QWidget):
         bottom.addWidget(self._position, 1)
         bottom.addWidget(self._time)
         vol_icon = QLabel(self)
-        vol_icon.setPixmap(style.standardIcon(QStyle.StandardPixmap.SP_MediaVolume).pixmap(16, 16))
+        vol_icon.setPixmap(self._icon("volume").pixmap(16, 16))
         bottom.addWidget(vol_icon)
         bottom.addWidget(self._volume)
         layout = QVBoxLayout(self)
@@ -161,6 +191,9 @@ class PreviewPlayer(QWidget):
         p.durationChanged.connect(self._on_duration)
         p.errorOccurred.connect(self._on_error)
         p.mediaStatusChanged.connect(self._on_status)
+
+    def _icon(self, kind: str) -> QIcon:
+        return transport_icon(kind, self.palette().color(QPalette.ColorRole.WindowText))
 
     def is_available(self) -> bool:
         return self._unavailable is None and self._player is not None
@@ -287,9 +320,7 @@ class PreviewPlayer(QWidget):
         S = QMediaPlayer.PlaybackState
         name = {S.PlayingState: "playing", S.PausedState: "paused"}.get(state, "stopped")
         self._state = name
-        icon = QStyle.StandardPixmap.SP_MediaPause if name == "playing" else \
-            QStyle.StandardPixmap.SP_MediaPlay
-        self._play_button.setIcon(self.style().standardIcon(icon))
+        self._play_button.setIcon(self._icon("pause" if name == "playing" else "play"))
         self.state_changed.emit(name)
 
     def _on_duration(self, ms: int) -> None:

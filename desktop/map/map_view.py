@@ -665,7 +665,7 @@ class MapView(QWidget):
         biggest = max(int(getattr(r, "size", 1)) for r in self._regions) or 1
         zoom = max(self.zoom(), 1.0)
         placed: list[QRectF] = [r.adjusted(-4, -4, 4, 4) for r in avoid]
-        placed_text: list[tuple[str, float, float]] = []
+        placed_text: list[tuple[frozenset, float, float]] = []
         base = QFont(self.font())
         base.setWeight(QFont.Weight.DemiBold)
         w, h = self.width(), self.height()
@@ -677,8 +677,9 @@ class MapView(QWidget):
             if not (0 <= sx <= w and 0 <= sy <= h):
                 continue
             text = str(r.label)
-            if any(t == text and math.hypot(sx - x, sy - y) < repeat_px for t, x, y in placed_text):
-                continue
+            words = frozenset(w.casefold() for w in text.replace("·", " ").split())
+            if any(t == words and math.hypot(sx - x, sy - y) < repeat_px for t, x, y in placed_text):
+                continue  # "Jazz · Mellow" next to "Mellow · Jazz" says nothing new
             size = max(int(getattr(r, "size", 1)), 1)
             pt = (8.5 + 4.0 * math.sqrt(size / biggest)) * min(zoom ** 0.12, 1.4)
             sprite = self._label_sprite(text, round(pt * 2) / 2, base)
@@ -690,7 +691,7 @@ class MapView(QWidget):
             if any(rect.adjusted(-3, 0, 3, 0).intersects(o) for o in placed):
                 continue
             placed.append(rect)
-            placed_text.append((text, sx, sy))
+            placed_text.append((words, sx, sy))
             self._drawn_labels.append(text)
             p.drawImage(rect.topLeft(), sprite)
 
