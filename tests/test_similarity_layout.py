@@ -86,13 +86,15 @@ def test_sklearn_fallback(monkeypatch):
     assert _purity_2d(coords, labels) > 0.9
 
 
-@pytest.mark.parametrize("n", [0, 1, 2, 3, 7])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 8, 12])
 def test_tiny_libraries(n):
     x = np.random.default_rng(0).normal(size=(n, 8)).astype(np.float32)
     coords = compute_layout(x, FAST)
     assert coords.shape == (n, 2) and np.all(np.isfinite(coords))
     if n >= 2:
         assert len({tuple(c) for c in coords.round(4)}) == n   # distinct positions
+    if n >= 4:  # a real t-SNE run: the points spread out instead of collapsing on one spot
+        assert np.ptp(coords, axis=0).min() > 1.0
     new = place_new(coords, x, np.ones((2, 8), dtype=np.float32))
     assert new.shape == (2, 2) and np.all(np.isfinite(new))
 

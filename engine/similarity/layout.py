@@ -136,11 +136,16 @@ def _opentsne_layout(x, params, perplexity, progress, cancel) -> np.ndarray:
                         random_state=params.random_state,
                         ints_in_interval=params.ints_in_interval,
                         callbacks=callback, callbacks_every_iters=25)
+    # openTSNE's "auto" learning rate is n / exaggeration (Belkina et al. 2019); below a few
+    # hundred points that is too small to move the points out of the 1e-4-sized PCA start
+    # (8 points collapse onto one spot), so it is kept at least 50 as in scikit-learn.
     try:
         emb = emb.optimize(n_iter=params.early_exaggeration_iter,
                            exaggeration=params.early_exaggeration, momentum=0.5,
+                           learning_rate=max(50.0, n / params.early_exaggeration),
                            propagate_exception=True)
-        emb = emb.optimize(n_iter=params.n_iter, momentum=0.8, propagate_exception=True)
+        emb = emb.optimize(n_iter=params.n_iter, momentum=0.8,
+                           learning_rate=max(50.0, float(n)), propagate_exception=True)
     except OptimizationInterrupt:
         raise LayoutCancelled("map computation cancelled") from None
     if progress is not None:
@@ -214,7 +219,8 @@ def place_new(ref_coords: np.ndarray, ref_vectors: np.ndarray, new_vectors: np.n
     neighbours, sims = knn(ref_x, k, queries=new_x)
     k0 = min(k, params.init_neighbours)
     init = np.median(ref_coords[neighbours[:, :k0]], axis=1)
-    if n < 4 or not _have_opentsne():
+    if n < 4 or not _have_opentsne() or np.ptp(ref_coords, axis=0).min() < 1e-3:
+        # (a map without extent in one direction would give the FFT grid empty cells)
         return init.astype(np.float32)
     return _refine(ref_coords, init, neighbours, _euclidean_from_cosine(sims), perplexity,
                    params)
