@@ -12,6 +12,7 @@ from .library_model import STATUS_LABELS, ChipsRole, StatusRole
 def _background(painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
     opt = QStyleOptionViewItem(option)
     opt.text = ""
+    opt.state &= ~QStyle.StateFlag.State_HasFocus
     style = opt.widget.style() if opt.widget else None
     if style is not None:
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
@@ -46,8 +47,14 @@ class ChipsDelegate(QStyledItemDelegate):
                     w = rect.right() - x
                 else:
                     break
-            bg = theme.color("chip" if passes else "chip_dim")
-            fg = theme.color("chip_text" if passes else "chip_dim_text")
+            # tags that reach their threshold (would be written) are solid; the others are
+            # tinted by how close they come to it
+            bg = theme.color("chip")
+            fg = theme.color("chip_text")
+            if not passes:
+                bg.setAlphaF(0.35 + 0.4 * min(1.0, score / 0.5))
+                fg = QColor(fg)
+                fg.setAlphaF(0.85)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(bg)
             painter.drawRoundedRect(QRectF(x, y, w, h), h / 2, h / 2)
@@ -62,6 +69,15 @@ class ChipsDelegate(QStyledItemDelegate):
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, pct)
             x += w + 4
         painter.restore()
+
+
+class PlainDelegate(QStyledItemDelegate):
+    """The table's text cells, without the dotted focus frame around the current cell (the
+    whole row is selected, so the frame only adds noise)."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        option.state &= ~QStyle.StateFlag.State_HasFocus
 
 
 class StatusDelegate(QStyledItemDelegate):
@@ -79,8 +95,7 @@ class StatusDelegate(QStyledItemDelegate):
         painter.setBrush(theme.color(status if status in ("new", "analysed", "written", "error") else "gone"))
         painter.drawEllipse(QRectF(rect.left(), cy - d / 2 + 0.5, d, d))
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        painter.setPen(option.palette.color(option.palette.ColorRole.HighlightedText) if selected
-                       and not theme.is_dark() else option.palette.color(option.palette.ColorRole.Text))
+        painter.setPen(theme.color("highlight_text") if selected else theme.color("text"))
         painter.drawText(rect.adjusted(d + 7, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter,
                          STATUS_LABELS.get(status, status))
         painter.restore()

@@ -46,7 +46,8 @@ class FirstRunPage(QWidget):
         grid.addWidget(_caption("Music folder"), 0, 0)
         self.folder_edit = QLineEdit(settings.folders[0] if settings.folders else default_music_folder())
         self.folder_edit.setMinimumWidth(320)
-        browse = QPushButton(theme.icon("folder-open"), "Browse…")
+        browse = QPushButton("Browse…")
+        theme.set_icon(browse, "folder-open")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.folder_edit, 1)
@@ -55,23 +56,34 @@ class FirstRunPage(QWidget):
         grid.addWidget(_caption("Listens with"), 1, 0)
         self.device_label = QLabel("…")
         grid.addWidget(self.device_label, 1, 1)
-        grid.addWidget(_caption("Model"), 2, 0)
         model_row = QHBoxLayout()
         self.model_label = QLabel(settings.model)
+        f = self.model_label.font()
+        f.setWeight(f.Weight.DemiBold)
+        self.model_label.setFont(f)
         change = QPushButton("Change…")
         change.setFlat(True)
         change.setCursor(Qt.CursorShape.PointingHandCursor)
         change.clicked.connect(self.settings_requested)
-        model_row.addWidget(self.model_label, 1)
-        model_row.addWidget(change)
+        self.model_desc = QLabel()
+        self.model_desc.setProperty("role", "hint")
+        self.model_desc.setWordWrap(True)
+        names = QVBoxLayout()
+        names.setSpacing(2)
+        names.addWidget(self.model_label)
+        names.addWidget(self.model_desc)
+        model_row.addLayout(names, 1)
+        model_row.addWidget(change, 0, Qt.AlignmentFlag.AlignTop)
         grid.addLayout(model_row, 2, 1)
+        grid.addWidget(_caption("Model"), 2, 0, Qt.AlignmentFlag.AlignTop)
         self.quick_check = QCheckBox(f"Quick analysis ({QUICK_MAX_PATCHES} excerpts per track; "
                                      "recommended without a GPU)")
         self.quick_check.setChecked(settings.quick_analysis)
         grid.addWidget(self.quick_check, 3, 1)
         grid.setColumnStretch(1, 1)
 
-        self.scan_button = QPushButton(theme.icon("rescan", "accent_text"), "  Scan my music")
+        self.scan_button = QPushButton("  Scan my music")
+        theme.set_icon(self.scan_button, "rescan", "accent_text")
         self.scan_button.setProperty("role", "primary")
         self.scan_button.setMinimumHeight(40)
         self.scan_button.setMinimumWidth(220)
@@ -115,8 +127,22 @@ class FirstRunPage(QWidget):
         if on_cpu and not self.settings.quick_analysis and not getattr(self, "_quick_touched", False):
             self.quick_check.setChecked(True)
 
-    def set_model(self, text: str) -> None:
-        self.model_label.setText(text)
+    def set_model(self, name: str) -> None:
+        """Show the model ``name`` with a line about what it was trained on."""
+        from engine.bundle import read_bundle_info
+        from engine.errors import ModelError
+
+        self.model_label.setText(name)
+        try:
+            info = read_bundle_info(name)
+        except ModelError:
+            self.model_desc.setText("This model is not installed; choose another one.")
+            return
+        desc = (info.description or "").split(". ")[0].rstrip(".")
+        auc = info.metrics.get("roc_auc") if isinstance(info.metrics, dict) else None
+        if isinstance(auc, (int, float)):
+            desc += f" (ROC-AUC {auc:.2f})"
+        self.model_desc.setText(desc)
 
     def show_error(self, text: str) -> None:
         self.error_label.setText(text)

@@ -8,8 +8,49 @@ writer and undo; these functions only connect it to the task.
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
+
+
+class SharedLibrary:
+    """One library connection for the jobs that read while a scan may be writing.
+
+    Opening a library briefly needs the database's write lock (to check its schema), which a
+    running scan holds nearly all the time; a connection opened once, before any scan, reads
+    at any moment (SQLite's WAL mode lets readers and the writer proceed together). Jobs take
+    turns with it (``with shared.use() as lib:``).
+    """
+
+    def __init__(self, db_path: str | os.PathLike) -> None:
+        self.path = os.fspath(db_path)
+        self._lib = None
+        self._lock = threading.Lock()
+
+    def open(self):
+        """Open now (call it from the GUI before starting any scan); raises LibraryError."""
+        with self._lock:
+            if self._lib is None:
+                from engine.library import Library
+
+                self._lib = Library(self.path)
+            return self._lib
+
+    @contextmanager
+    def use(self) -> Iterator[Any]:
+        with self._lock:
+            if self._lib is None:
+                from engine.library import Library
+
+                self._lib = Library(self.path)
+            yield self._lib
+
+    def close(self) -> None:
+        with self._lock:
+            if self._lib is not None:
+                self._lib.close()
+                self._lib = None
 
 
 @dataclass
@@ -49,17 +90,17 @@ def scan_job(task, db_path: str, req: ScanRequest):
                 tagger.close()
 
 
-def load_library_job(task, db_path: str, model: str | None):
+def load_library_job(task, shared: SharedLibrary, model: str | None):
     """The table's :class:`~desktop.library_model.LibrarySnapshot`, prepared."""
-    from .library_model import load_prepared
+    from .library_model import display_model, load_snapshot
 
-    return load_prepared(db_path, model)
+    with shared.use() as lib:
+        snap = load_snapshot(lib, display_model(lib, model))
+    return snap.prepare()
 
 
-def load_errors_job(task, db_path: str):
-    from engine.library import Library
-
-    with Library(db_path) as lib:
+def load_errors_job(task, shared: SharedLibrary):
+    with shared.use() as lib:
         return lib.errors()
 
 
@@ -126,11 +167,9 @@ def undo_job(task, db_path: str, preserve_mtime: bool = False):
         return undo_last_batch(lib, preserve_mtime=preserve_mtime)
 
 
-def last_write_job(task, db_path: str):
+def last_write_job(task, shared: SharedLibrary):
     """The newest write batch that can be undone (or None)."""
-    from engine.library import Library
-
-    with Library(db_path) as lib:
+    with shared.use() as lib:
         return lib.last_write_batch()
 
 
@@ -144,12 +183,11 @@ def device_job(task, device: str | None) -> str:
         return f"unavailable: {exc}"
 
 
-def export_m3u8_job(task, db_path: str, track_ids: list[int], out_path: str) -> str:
+def export_m3u8_job(task, shared: SharedLibrary, track_ids: list[int], out_path: str) -> str:
     """Write an M3U8 playlist of ``track_ids`` (in order) to ``out_path``."""
-    from engine.library import Library
     from engine.similarity import PlaylistEntry, write_m3u8
 
-    with Library(db_path) as lib:
+    with shared.use() as lib:
         tracks = lib.get_tracks(track_ids)
     entries = [PlaylistEntry(path=t.path, title=t.title, artist=t.artist, duration_s=t.duration_s)
                for t in tracks]

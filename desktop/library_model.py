@@ -137,15 +137,6 @@ def load_snapshot(lib: Library, model: str | None) -> LibrarySnapshot:
     return snap
 
 
-def load_prepared(db_path, model: str | None) -> LibrarySnapshot:
-    """:func:`load_snapshot` + :meth:`LibrarySnapshot.prepare`, opening the library itself (for a
-    worker thread); ``model`` None picks :func:`display_model` with the default model."""
-    with Library(db_path) as lib:
-        chosen = display_model(lib, model)
-        snap = load_snapshot(lib, chosen)
-    return snap.prepare()
-
-
 class _TagGroups:
     """Tags that share a display name ("female vocalist(s)" -> "Female Vocals") as one column."""
 

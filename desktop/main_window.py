@@ -20,11 +20,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFrame
                                QTableView, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from . import theme
-from .delegates import ChipsDelegate, StatusDelegate
+from .delegates import ChipsDelegate, PlainDelegate, StatusDelegate
 from .details_pane import DetailsPane, category_scores
 from .first_run import FirstRunPage
-from .jobs import ScanRequest, device_job, load_errors_job, load_library_job, scan_job, undo_job
-from .library_model import COLUMNS, STATUS_LABELS, LibraryModel, LibrarySnapshot, load_prepared
+from .jobs import (ScanRequest, SharedLibrary, device_job, load_errors_job, load_library_job,
+                   scan_job, undo_job)
+from .library_model import COLUMNS, STATUS_LABELS, LibraryModel, LibrarySnapshot
 from .problems_panel import ProblemsPanel
 from .review_dialog import ReviewDialog, ReviewTrack
 from .settings import Settings, SettingsDialog
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.settings = settings or Settings()
         self.db_path = os.fspath(db_path or self.settings.db_path)
+        self.shared = SharedLibrary(self.db_path)
         self.runner = Runner(self)
         self.scan_task: Task | None = None
         self.undo_task: Task | None = None
@@ -128,18 +130,25 @@ class MainWindow(QMainWindow):
         self._search_timer = QTimer(self, singleShot=True, interval=150)
         self._search_timer.timeout.connect(self._apply_filter)
 
+        try:
+            self.shared.open()   # before any scan can hold the database (see SharedLibrary)
+        except Exception as exc:  # noqa: BLE001 - shown in the window, the app stays usable
+            self._load_failed(exc)
         if load_sync:
-            self._set_snapshot(load_prepared(self.db_path, self.settings.model))
+            self._set_snapshot(load_library_job(None, self.shared, self.settings.model))
         else:
             self.reload()
         self.reload_errors()
         self._refresh_undo()
         self.runner.run(device_job, self.settings.engine_device, on_result=self._device_known,
                         name="device")
+        self._update_actions()
 
     # -- construction --------------------------------------------------------------------------------
     def _action(self, text: str, icon: str | None, shortcut: str | None, slot, tip: str = "") -> QAction:
-        act = QAction(theme.icon(icon), text, self) if icon else QAction(text, self)
+        act = QAction(text, self)
+        if icon:
+            theme.set_icon(act, icon)
         if shortcut:
             act.setShortcut(QKeySequence(shortcut))
         label = tip or text.replace("…", "")
@@ -190,7 +199,8 @@ class MainWindow(QMainWindow):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search title, artist, album, tag…   (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.addAction(theme.icon("search", "muted"), QLineEdit.ActionPosition.LeadingPosition)
+        search_icon = self.search.addAction(theme.icon("search", "muted"), QLineEdit.ActionPosition.LeadingPosition)
+        theme.set_icon(search_icon, "search", "muted")
         self.search.setMinimumWidth(300)
         self.search.setMaximumWidth(420)
         self.search.textChanged.connect(lambda _: self._search_timer.start())
@@ -251,6 +261,7 @@ class MainWindow(QMainWindow):
         for c, name in enumerate(COLUMNS):
             hh.resizeSection(c, widths[name])
         hh.setSectionResizeMode(COLUMNS.index("predicted"), QHeaderView.ResizeMode.Stretch)
+        self.table.setItemDelegate(PlainDelegate(self.table))
         self.table.setItemDelegateForColumn(COLUMNS.index("predicted"), ChipsDelegate(self.table))
         self.table.setItemDelegateForColumn(COLUMNS.index("status"), StatusDelegate(self.table))
         self.table.sortByColumn(COLUMNS.index("artist"), Qt.SortOrder.AscendingOrder)
@@ -318,7 +329,7 @@ class MainWindow(QMainWindow):
         self.split.addWidget(self.side)
         self.split.setStretchFactor(0, 1)
         self.split.setStretchFactor(1, 0)
-        self.split.setSizes([1000, 340])
+        self.split.setSizes([1160, 440])
         self.split.setChildrenCollapsible(False)
 
         # progress strip
@@ -341,7 +352,8 @@ class MainWindow(QMainWindow):
         self.file_label = QLabel()
         self.file_label.setProperty("role", "hint")
         self.file_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.cancel_button = QPushButton(theme.icon("cancel"), "Cancel")
+        self.cancel_button = QPushButton("Cancel")
+        theme.set_icon(self.cancel_button, "cancel")
         self.cancel_button.clicked.connect(self.cancel_work)
         sl.addWidget(self.phase_label)
         sl.addWidget(self.progress, 2)
@@ -370,7 +382,7 @@ class MainWindow(QMainWindow):
         cl.addWidget(self.pages, 1)
         cl.addWidget(self.strip)
         self.setCentralWidget(central)
-        self.pages.setCurrentIndex(1 if self.settings.folders else 0)
+        self.pages.currentChanged.connect(self._page_changed)
 
         sb = self.statusBar()
         sb.setSizeGripEnabled(False)
@@ -381,7 +393,8 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.engine_label)
         self._update_engine_label()
         self._install_optional_panels()
-        self._update_actions()
+        self.pages.setCurrentIndex(1 if self.settings.folders else 0)
+        self._page_changed(self.pages.currentIndex())
 
     def _install_optional_panels(self) -> None:
         """The map, the preview player and the "more like this" panel, where installed."""
@@ -389,13 +402,19 @@ class MainWindow(QMainWindow):
 
         integrations.install(self)
 
+    def _page_changed(self, index: int) -> None:
+        """The welcome page stands alone: no library toolbar or counts around it."""
+        library = index == 1
+        self.toolbar.setVisible(library)
+        self.stats_label.setVisible(library)
+
     # -- window state ----------------------------------------------------------------------------------
     def _restore_window(self) -> None:
         geo = self.settings.window_value("geometry")
         if geo is not None:
             self.restoreGeometry(geo)
         else:
-            self.resize(1440, 880)
+            self.resize(1600, 960)
         split = self.settings.window_value("split")
         if split is not None:
             self.split.restoreState(split)
@@ -414,7 +433,11 @@ class MainWindow(QMainWindow):
                 self.player.stop()
             except Exception:
                 pass
+        integ = getattr(self, "_integration", None)
+        if integ is not None:
+            integ.close()
         self.runner.shutdown(10.0)
+        self.shared.close()
         super().closeEvent(event)
 
     # -- loading the library ---------------------------------------------------------------------------
@@ -423,7 +446,7 @@ class MainWindow(QMainWindow):
         if self._load_task is not None:
             self._load_again = True
             return
-        self._load_task = self.runner.run(load_library_job, self.db_path, self.settings.model,
+        self._load_task = self.runner.run(load_library_job, self.shared, self.settings.model,
                                           on_result=self._set_snapshot, on_error=self._load_failed,
                                           on_finished=self._load_finished, name="load library")
 
@@ -467,7 +490,7 @@ class MainWindow(QMainWindow):
             integ.snapshot_changed(snap)
 
     def reload_errors(self) -> None:
-        self.runner.run(load_errors_job, self.db_path, on_result=self.problems.set_errors,
+        self.runner.run(load_errors_job, self.shared, on_result=self.problems.set_errors,
                         name="load problems")
 
     def _first_painted(self) -> None:
@@ -654,6 +677,8 @@ class MainWindow(QMainWindow):
         self.act_rescan.setEnabled(self.scan_task is None and bool(self.settings.folders))
         self.act_add_folder.setEnabled(self.scan_task is None)
         self.act_cancel.setEnabled(self.scan_task is not None)
+        self.act_undo.setEnabled(getattr(self, "_can_undo", False) and self.scan_task is None
+                                 and self.undo_task is None)
 
     # -- scanning ---------------------------------------------------------------------------------------------
     def add_folder(self) -> None:
@@ -803,12 +828,13 @@ class MainWindow(QMainWindow):
         from .jobs import last_write_job
 
         def known(batch) -> None:
-            self.act_undo.setEnabled(batch is not None and self.undo_task is None)
+            self._can_undo = batch is not None
+            self.act_undo.setEnabled(batch is not None and self.undo_task is None and self.scan_task is None)
             if batch is not None:
                 self.act_undo.setToolTip(f"Put back the tags replaced in {batch.n_entries - batch.n_undone:,} "
                                          f"files by the last write (Ctrl+Z)")
 
-        self.runner.run(last_write_job, self.db_path, on_result=known, name="last write")
+        self.runner.run(last_write_job, self.shared, on_result=known, name="last write")
 
     def undo_last_write(self) -> Task | None:
         if self.undo_task is not None:
@@ -879,7 +905,7 @@ class MainWindow(QMainWindow):
         if not path.lower().endswith((".m3u8", ".m3u")):
             path += ".m3u8"
         return self.runner.run(
-            export_m3u8_job, self.db_path, ids, path,
+            export_m3u8_job, self.shared, ids, path,
             on_result=lambda p: self.statusBar().showMessage(f"Saved a playlist of {len(ids):,} tracks: {p}", 10000),
             on_error=lambda e: QMessageBox.warning(self, "The playlist could not be saved", str(e)),
             name="export m3u8")
@@ -904,5 +930,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Rescan (Ctrl+R) to analyse the library with the new model.", 10000)
 
     def refresh_theme(self) -> None:
+        """Redraw what paints with the scheme's colours (called after a light/dark switch)."""
+        for i, name in enumerate(("library", "map", "warning")):
+            self.tabs.setTabIcon(i, theme.icon(name))
         self.table.viewport().update()
         self._show_details()

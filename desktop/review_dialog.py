@@ -120,6 +120,8 @@ class _CategoryBox(QFrame):
         while self.rows.count():
             w = self.rows.takeAt(0).widget()
             if w is not None:
+                w.hide()
+                w.setParent(None)
                 w.deleteLater()
         self._checks = {}
         for r, (name, score, checked) in enumerate(items):
@@ -284,12 +286,14 @@ class ReviewDialog(QDialog):
         self.progress_label = QLabel()
         self.progress_label.setProperty("role", "hint")
         self.progress_label.hide()
-        self.undo_button = QPushButton(theme.icon("undo"), "Undo last write")
+        self.undo_button = QPushButton("Undo last write")
+        theme.set_icon(self.undo_button, "undo")
         self.undo_button.setEnabled(can_undo)
         self.undo_button.clicked.connect(self.undo_last)
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self._close_or_cancel)
-        self.write_button = QPushButton(theme.icon("write", "accent_text"), "Write tags")
+        self.write_button = QPushButton("Write tags")
+        theme.set_icon(self.write_button, "write", "accent_text")
         self.write_button.setProperty("role", "primary")
         self.write_button.setDefault(True)
         self.write_button.clicked.connect(self.write)
@@ -451,7 +455,7 @@ class ReviewDialog(QDialog):
             before = change.before.get(name, [])
             label = html.escape(_field_name(name))
             if name == change.scores_field:
-                rows.append(f"<tr><td style='color:{muted}' valign='top'>{label}</td>"
+                rows.append(f"<tr><td style='color:{muted}' valign='top'>All scores</td>"
                             f"<td colspan='2' style='color:{muted}'>scores of all {len(self.tags)} "
                             f"tags ({html.escape(self.model)})</td></tr>")
                 continue

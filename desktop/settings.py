@@ -376,7 +376,8 @@ class SettingsDialog(QDialog):
         _select_data(self.model_combo, self.settings.model)
 
     def _show_model_desc(self) -> None:
-        from engine.bundle import ModelError, read_bundle_info
+        from engine.bundle import read_bundle_info
+        from engine.errors import ModelError
 
         name = self.model_combo.currentData()
         try:
@@ -389,7 +390,8 @@ class SettingsDialog(QDialog):
         self.model_desc.setText(text)
 
     def _add_model(self) -> None:
-        from engine.bundle import ModelError, read_bundle_info
+        from engine.bundle import read_bundle_info
+        from engine.errors import ModelError
         from engine.paths import user_models_dir
 
         path, _ = QFileDialog.getOpenFileName(self, "Add a model bundle", str(Path.home()),

@@ -6,6 +6,7 @@ text colour (or a given colour) before rendering, so they read well on light and
 """
 from __future__ import annotations
 
+import weakref
 from functools import lru_cache
 from pathlib import Path
 
@@ -92,6 +93,7 @@ def _style_sheet(c: dict[str, str]) -> str:
         border: 1px solid {c['border']}; border-radius: 8px; background: {c['base']};
         selection-background-color: {c['highlight']}; selection-color: {c['highlight_text']}; }}
     QTableView {{ gridline-color: transparent; }}
+    QTreeView::item {{ padding: 3px 2px; }}
     QTableView::item {{ padding: 0 6px; border: none; }}
     QHeaderView::section {{ background: {c['header']}; color: {c['muted']}; border: none;
         border-bottom: 1px solid {c['border']}; padding: 6px 8px; font-weight: 600; }}
@@ -146,6 +148,7 @@ def apply_theme(app: QApplication, *, dark: bool | None = None) -> None:
     app.setPalette(_palette(c))
     app.setStyleSheet(_style_sheet(c))
     _tinted.cache_clear()
+    _retint()
     if follow and not getattr(app, "_tagatlas_follows_scheme", False):
         app._tagatlas_follows_scheme = True  # type: ignore[attr-defined]
         app.styleHints().colorSchemeChanged.connect(lambda *_: _scheme_changed(app))
@@ -188,6 +191,30 @@ def icon(name: str, tint: str | None = None, size: int = 20) -> QIcon:
     ic.addPixmap(_tinted(name, value, size))
     ic.addPixmap(_tinted(name, hex_color("muted"), size), QIcon.Mode.Disabled)
     return ic
+
+
+_bound: list[tuple[weakref.ref, str, str | None, int]] = []
+
+
+def set_icon(obj, name: str, tint: str | None = None, size: int = 20) -> None:
+    """Give ``obj`` (a QAction, a button…) the icon ``name`` and keep it tinted to the scheme
+    when the system switches between light and dark."""
+    obj.setIcon(icon(name, tint, size))
+    _bound.append((weakref.ref(obj), name, tint, size))
+
+
+def _retint() -> None:
+    alive = []
+    for ref, name, tint, size in _bound:
+        obj = ref()
+        if obj is None:
+            continue
+        try:
+            obj.setIcon(icon(name, tint, size))
+        except RuntimeError:  # the Qt object is gone
+            continue
+        alive.append((ref, name, tint, size))
+    _bound[:] = alive
 
 
 def app_icon() -> QIcon:
