@@ -265,7 +265,10 @@ def run(args) -> dict:
     out["rect_select"] = {"ms": rect_ms, "selected": len(view.selected_ids())}
     t = time.perf_counter()
     found = view.set_search("jazz")
-    out["search"] = {"ms": (time.perf_counter() - t) * 1000, "found": found}
+    first = (time.perf_counter() - t) * 1000          # includes building the text index
+    t = time.perf_counter()
+    found = view.set_search("mellow rock")
+    out["search"] = {"first_ms": first, "ms": (time.perf_counter() - t) * 1000, "found": found}
     view.set_search("")
     view.set_selection([])
 
@@ -303,10 +306,28 @@ def screenshots(panel, lmap, folder: Path, suffix: str = "") -> list[str]:
     panel.set_color_by("top_genre")
     panel.search_box.setText("jazz")
     panel._run_search()
-    view.zoom_by(1.8, view.screen_pos(int(lmap.data.ids[np.argmax(lmap.scores[:, 9])])))
-    lit = view.highlighted_ids() or []
-    view.set_selection(lit[: max(1, len(lit) // 3)])
+    jazz = [r for r in lmap.regions if "Jazz" in r.label]
+    if jazz:
+        # zoom towards the jazz region and draw a lasso around part of it, as a user would
+        members = lmap.data.xy[jazz[0].members]
+        centre = members.mean(axis=0)
+        view.zoom_by(1.6, view.screen_pos(int(lmap.data.ids[jazz[0].members[0]])))
+        sx, sy = view.map_to_screen(centre[0], centre[1])
+        spread = np.std(members, axis=0) * view.transform()[2]
+        ang = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+        wobble = 1 + 0.12 * np.sin(3 * ang) + 0.05 * np.cos(7 * ang)
+        poly = np.column_stack([sx + 2.0 * spread[0] * wobble * np.cos(ang),
+                                sy + 2.0 * spread[1] * wobble * np.sin(ang)])
+        from desktop.map.lasso import lasso_select
+
+        data_poly = np.column_stack(view.screen_to_map(poly[:, 0], poly[:, 1]))
+        view.set_selection(lmap.data.ids[lasso_select(view._index, data_poly)])
+        from PySide6.QtCore import QPointF
+
+        view._gesture, view._press_pos = "lasso", QPointF(*poly[0])   # show the lasso line
+        view._lasso = [tuple(p) for p in poly.tolist()]
     grab("map_search.png")
+    view._gesture, view._press_pos, view._lasso = None, None, []
     panel.search_box.clear()
     panel._run_search()
     view.set_selection([])
@@ -331,7 +352,8 @@ def _print(out: dict) -> None:
           f"{out['lasso_select']['selected']:,} selected")
     print(f"  rectangle                  {out['rect_select']['ms']:6.1f} ms, "
           f"{out['rect_select']['selected']:,} selected")
-    print(f"  search 'jazz'              {out['search']['ms']:6.1f} ms, {out['search']['found']:,} found")
+    print(f"  search 'mellow rock'       {out['search']['ms']:6.1f} ms, {out['search']['found']:,} found "
+          f"(the first search of a map, which builds its text index: {out['search']['first_ms']:.0f} ms)")
     for s in out.get("screenshots", []):
         print(f"  saved {s}")
 

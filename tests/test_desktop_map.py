@@ -448,3 +448,15 @@ def test_bad_input_is_refused(qtbot):
         view.set_coloring(CategoryColoring(["a", "b"]))
     with pytest.raises(ValueError):
         view.set_drag_mode("zoom")
+
+
+def test_search_maps_matches_to_the_right_rows_with_odd_titles(qtbot):
+    titles = ["Blue\nMoon", None, "odd\x00title moon", "Moonlight 50%", "sun"]
+    tags = ["Jazz 80% · Mellow 20%", "Moon 90%", "", "Rock 99%", "Pop 100%"]
+    view = make_view(qtbot, MapData([10, 11, 12, 13, 14], [[0, 0], [1, 0], [2, 0], [3, 0], [4, 0]],
+                                    titles=titles, artists=[None, "Moon Band", "", None, "x"],
+                                    tags=tags))
+    assert view.set_search("moon") == 4 and view.highlighted_ids() == [10, 11, 12, 13]
+    assert view.set_search("title") == 1 and view.highlighted_ids() == [12]
+    assert view.set_search("99") == 0         # tag percentages are not searched
+    assert view.set_search("pop x") == 1 and view.highlighted_ids() == [14]
