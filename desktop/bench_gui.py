@@ -91,12 +91,14 @@ def bench_model(db_path: Path, *, repeats: int = 3) -> dict:
     app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841
     out: dict = {}
     with Library(db_path) as lib:
-        best = min(_timed(lambda: load_snapshot(lib, "musicnn-msd"))[0] for _ in range(repeats))
-        snap = load_snapshot(lib, "musicnn-msd")
-    out["rows"] = snap.n
-    out["load_snapshot_s"] = best
+        out["load_snapshot_s"] = min(_timed(lambda: load_snapshot(lib, "musicnn-msd"))[0]
+                                     for _ in range(repeats))
+        snaps = [load_snapshot(lib, "musicnn-msd") for _ in range(repeats)]
+    out["rows"] = snaps[0].n
+    # in the app, prepare() runs in the loading worker and set_snapshot() on the GUI thread
+    out["prepare_s"] = min(_timed(s.prepare)[0] for s in snaps)
     model = LibraryModel()
-    out["set_snapshot_s"] = min(_timed(lambda: model.set_snapshot(snap))[0] for _ in range(repeats))
+    out["set_snapshot_s"] = min(_timed(lambda s=s: model.set_snapshot(s))[0] for s in snaps)
     sorts = {}
     for c, name in enumerate(COLUMNS):
         first = _timed(lambda: model.sort(c, Qt.SortOrder.AscendingOrder))[0]  # builds the keys
@@ -126,27 +128,34 @@ import time, sys, json
 t0 = time.perf_counter()
 from PySide6.QtCore import QTimer
 from desktop.app import make_app, make_main_window
+from desktop.settings import Settings
 app = make_app([])
 t_import = time.perf_counter() - t0
-win = make_main_window(load_sync=True)
+settings = Settings()
+settings.folders = ["/nonexistent/Music"]     # a returning user: the library page, not the welcome
+win = make_main_window(settings=settings)
 t_built = time.perf_counter() - t0
-painted = {}
-def on_paint():
-    painted["t"] = time.perf_counter() - t0
-    app.quit()
-win.first_paint.connect(on_paint)
-win.resize(1400, 860)
+marks = {}
+win.window_painted.connect(lambda: marks.setdefault("window", time.perf_counter() - t0))
+def rows():
+    marks["rows"] = time.perf_counter() - t0
+    QTimer.singleShot(0, app.quit)
+win.first_paint.connect(rows)
+win.resize(1600, 960)
 win.show()
-QTimer.singleShot(30000, app.quit)
+QTimer.singleShot(60000, app.quit)
 app.exec()
-print(json.dumps({"import_s": t_import, "window_built_s": t_built, "first_paint_s": painted.get("t"),
-                  "rows": win.library_model.rowCount(), "startup_since_process_s": None}))
+print(json.dumps({"import_s": t_import, "window_built_s": t_built,
+                  "window_painted_s": marks.get("window"), "rows_painted_s": marks.get("rows"),
+                  "rows": win.library_model.rowCount()}))
+win.close()
 """
 
 
 def bench_launch(db_path: Path, *, repeats: int = 3) -> dict:
     """Launch-to-interactive in fresh processes (seconds); the best and every run."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TAGATLAS_DB=str(db_path))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TAGATLAS_DB=str(db_path),
+               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     runs = []
     with tempfile.TemporaryDirectory() as cfg:
         env["TAGATLAS_CONFIG_DIR"] = cfg
@@ -160,8 +169,9 @@ def bench_launch(db_path: Path, *, repeats: int = 3) -> dict:
             data = json.loads(proc.stdout.strip().splitlines()[-1])
             data["process_wall_s"] = wall
             runs.append(data)
-    best = min(runs, key=lambda d: d["first_paint_s"] or 1e9)
-    return {"best_first_paint_s": best["first_paint_s"], "runs": runs}
+    best = min(runs, key=lambda d: d["rows_painted_s"] or 1e9)
+    return {"best_rows_painted_s": best["rows_painted_s"],
+            "best_window_painted_s": min(r["window_painted_s"] or 1e9 for r in runs), "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,16 +194,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     m = figures["model"]
     print(f"library of {m['rows']} tracks")
-    print(f"  load rows + scores from the database  {m['load_snapshot_s'] * 1000:7.0f} ms")
-    print(f"  put them in the table model            {m['set_snapshot_s'] * 1000:7.0f} ms")
+    print(f"  load rows + scores from the database  {m['load_snapshot_s'] * 1000:7.0f} ms  (worker)")
+    print(f"  derive top tags and search text        {m['prepare_s'] * 1000:7.0f} ms  (worker)")
+    print(f"  swap them into the table model         {m['set_snapshot_s'] * 1000:7.0f} ms  (GUI thread)")
     for name, t in m["sort"].items():
         print(f"  sort by {name:<10} first {t['first_s'] * 1000:6.0f} ms, again {t['again_s'] * 1000:6.0f} ms")
     for label, t in m["filter"].items():
         print(f"  filter {label:<22} {t['s'] * 1000:6.0f} ms ({t['rows']} rows)")
     launch = figures["launch"]
-    print(f"launch to interactive window (first paint with {launch['runs'][0]['rows']} rows): "
-          f"best {launch['best_first_paint_s']:.2f} s of {len(launch['runs'])} "
-          f"(imports {min(r['import_s'] for r in launch['runs']):.2f} s)")
+    runs = launch["runs"]
+    print(f"launch (fresh process, best of {len(runs)}): window painted and taking input "
+          f"{launch['best_window_painted_s']:.2f} s; all {runs[0]['rows']} rows shown and painted "
+          f"{launch['best_rows_painted_s']:.2f} s (Qt + app imports {min(r['import_s'] for r in runs):.2f} s, "
+          f"window built {min(r['window_built_s'] for r in runs):.2f} s)")
     return 0
 
 

@@ -72,21 +72,29 @@ def format_eta(seconds: float | None) -> str:
 
 
 class _PaintWatcher(QObject):
-    """Calls back after the watched widget's first paint (for launch timing)."""
+    """Calls ``callback()`` after each paint of the watched widget until it returns True."""
 
     def __init__(self, callback) -> None:
         super().__init__()
         self.callback = callback
+        self._pending = False
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if event.type() == QEvent.Type.Paint and self.callback is not None:
-            cb, self.callback = self.callback, None
-            QTimer.singleShot(0, cb)
+        if event.type() == QEvent.Type.Paint and self.callback is not None and not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self._after_paint)
         return False
+
+    def _after_paint(self) -> None:
+        self._pending = False
+        if self.callback is not None and self.callback():
+            self.callback = None
 
 
 class MainWindow(QMainWindow):
-    #: the library rows were shown and painted for the first time
+    #: the window was painted for the first time (it takes input from then on)
+    window_painted = Signal()
+    #: the library's rows were shown and painted for the first time
     first_paint = Signal()
     #: a new snapshot is in the table
     snapshot_loaded = Signal()
@@ -111,6 +119,7 @@ class MainWindow(QMainWindow):
         self._syncing = False
         self._meter = RateMeter()
         self._painted = False
+        self._snapshot_seen = False
         self.review: ReviewDialog | None = None
         self.map_widget = None
         self.similar_panel = None
@@ -140,8 +149,13 @@ class MainWindow(QMainWindow):
             self.reload()
         self.reload_errors()
         self._refresh_undo()
-        self.runner.run(device_job, self.settings.engine_device, on_result=self._device_known,
-                        name="device")
+        # naming the device imports torch (seconds of CPU): after the window is up, unless the
+        # welcome page needs it now
+        self._device_timer = QTimer(self, singleShot=True, interval=0 if self.pages.currentIndex() == 0 else 1500)
+        self._device_timer.timeout.connect(
+            lambda: self.runner.run(device_job, self.settings.engine_device,
+                                    on_result=self._device_known, name="device"))
+        self._device_timer.start()
         self._update_actions()
 
     # -- construction --------------------------------------------------------------------------------
@@ -275,8 +289,9 @@ class MainWindow(QMainWindow):
         play_key.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         play_key.triggered.connect(self.play_selected)
         self.table.addAction(play_key)
-        self._paint_watch = _PaintWatcher(self._first_painted)
+        self._paint_watch = _PaintWatcher(self._table_painted)
         self.table.viewport().installEventFilter(self._paint_watch)
+        self._window_watch = _PaintWatcher(self._window_first_painted)
 
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -382,6 +397,7 @@ class MainWindow(QMainWindow):
         cl.addWidget(self.pages, 1)
         cl.addWidget(self.strip)
         self.setCentralWidget(central)
+        central.installEventFilter(self._window_watch)
         self.pages.currentChanged.connect(self._page_changed)
 
         sb = self.statusBar()
@@ -466,6 +482,7 @@ class MainWindow(QMainWindow):
         self.table_stack.setCurrentIndex(1)
 
     def _set_snapshot(self, snap: LibrarySnapshot) -> None:
+        self._snapshot_seen = True
         keep = list(self._selected_ids)
         current = self._current_id()
         hbar = self.table.verticalScrollBar().value()
@@ -485,6 +502,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self._selection_settled()
         self.snapshot_loaded.emit()
+        self.table.viewport().update()
         integ = getattr(self, "_integration", None)
         if integ is not None:
             integ.snapshot_changed(snap)
@@ -493,10 +511,17 @@ class MainWindow(QMainWindow):
         self.runner.run(load_errors_job, self.shared, on_result=self.problems.set_errors,
                         name="load problems")
 
-    def _first_painted(self) -> None:
-        if not self._painted:
+    def _window_first_painted(self) -> bool:
+        self.window_painted.emit()
+        return True
+
+    def _table_painted(self) -> bool:
+        """After a paint of the table: report the first one with the library's rows in."""
+        if self._snapshot_seen and not self._painted:
             self._painted = True
             self.first_paint.emit()
+            return True
+        return False
 
     def _update_empty_state(self) -> None:
         model = self.library_model

@@ -71,7 +71,7 @@ def test_first_run_scan_fills_the_table_with_predicted_tags(qtbot, themed_app, g
     assert statuses["damaged.mp3"] == statuses["empty.flac"] == "Problem"
 
     # search and the status filter work on what was scanned
-    win.search.setText("song 3")
+    win.search.setText('"song 3"')          # a quoted phrase, as in the CLI
     qtbot.waitUntil(lambda: model.rowCount() == 1)
     win.search.clear()
     win.status_filter.setCurrentIndex(win.status_filter.findData("error"))
