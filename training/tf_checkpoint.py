@@ -249,10 +249,7 @@ def read_checkpoint(prefix: str | Path, **kwargs) -> dict[str, np.ndarray]:
     wheel the prefix is the model folder with a trailing slash, e.g. ``".../MSD_musicnn/"``)."""
     prefix = str(prefix)
     index = Path(prefix + ".index").read_bytes()
-    n_shards = 1
-    for number, _, v in _fields(_header_bytes(index)):
-        if number == 1:
-            n_shards = v
+    n_shards = num_shards(index)
     shards = {i: Path(f"{prefix}.data-{i:05d}-of-{n_shards:05d}").read_bytes() for i in range(n_shards)}
     return read_checkpoint_bytes(index, shards, **kwargs)
 
@@ -277,6 +274,7 @@ def _header_bytes(index: bytes) -> bytes:
 
 
 def num_shards(index: bytes) -> int:
+    """Data shards the checkpoint has (``BundleHeaderProto.num_shards``; 1 when unset)."""
     for number, _, v in _fields(_header_bytes(index)):
         if number == 1:
             return v
