@@ -123,7 +123,7 @@ class Integration:
         view.selection_changed.connect(self._map_selection)
         view.play_requested.connect(self.play)
         view.similar_requested.connect(self.show_similar)
-        view.review_requested.connect(lambda ids: win.open_review(list(ids)))
+        view.review_requested.connect(self.review)
         view.playlist_requested.connect(self.make_playlist)
 
     def _install_player(self) -> None:
@@ -132,7 +132,7 @@ class Integration:
             return
         win = self.win
         player = mod.PreviewPlayer()
-        player.error_occurred.connect(lambda msg: win.statusBar().showMessage(msg, 10000))
+        player.error_occurred.connect(self.message)
         frame = QWidget()
         frame.setObjectName("playerFrame")
         lay = QVBoxLayout(frame)
@@ -151,11 +151,9 @@ class Integration:
         panel = mod.SimilarPanel()
         panel.play_requested.connect(self.play)
         panel.select_on_map.connect(self._similar_to_map)
-        panel.playlist_saved.connect(
-            lambda pid: win.statusBar().showMessage("The playlist was saved in the library.", 8000))
-        panel.playlist_exported.connect(
-            lambda path: win.statusBar().showMessage(f"Saved the playlist to {path}", 10000))
-        panel.error_occurred.connect(lambda msg: win.statusBar().showMessage(msg, 10000))
+        panel.playlist_saved.connect(self._playlist_saved)
+        panel.playlist_exported.connect(self._playlist_exported)
+        panel.error_occurred.connect(self.message)
         self.similar = win.similar_panel = panel
         # the details and "more like this" share the side as two tabs
         details = win.details
@@ -170,6 +168,18 @@ class Integration:
         tabs.addTab(holder, "More like this")
         self.side_tabs = tabs
         win.side.setStretchFactor(0, 1)
+
+    def message(self, text: str) -> None:
+        self.win.statusBar().showMessage(text, 10000)
+
+    def _playlist_saved(self, _playlist_id: int) -> None:
+        self.message("The playlist was saved in the library.")
+
+    def _playlist_exported(self, path: str) -> None:
+        self.message(f"Saved the playlist to {path}")
+
+    def review(self, ids) -> None:
+        self.win.open_review([int(i) for i in ids])
 
     # -- data ---------------------------------------------------------------------------------------------
     def _scan_finished(self, _summary) -> None:

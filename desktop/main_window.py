@@ -175,7 +175,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         self.act_add_folder = self._action("Add folder…", "folder-add", "Ctrl+O", self.add_folder,
                                            "Add a music folder and scan it")
-        self.act_rescan = self._action("Rescan", "rescan", "Ctrl+R", lambda: self.start_scan(),
+        self.act_rescan = self._action("Rescan", "rescan", "Ctrl+R", self.rescan,
                                        "Look for new and changed files and analyse them")
         self.act_review = self._action("Review && write…", "write", "Ctrl+W", self.open_review,
                                        "Review the predicted tags of the selection and write them")
@@ -183,17 +183,18 @@ class MainWindow(QMainWindow):
                                      "Put back the tags the last write replaced")
         self.act_map = self._action("Map", "map", "Ctrl+M", self.toggle_map,
                                     "Show the library as a map of similar-sounding tracks")
-        self.act_search = self._action("Find", None, "Ctrl+F", self.focus_search)
+        self.act_search = self._action("Search the library", None, "Ctrl+F", self.focus_search)
         self.act_play = self._action("Play preview", "play", None, self.play_selected)
         self.act_settings = self._action("Settings", "settings", "Ctrl+,", self.open_settings)
-        self.act_problems = self._action("Problems", None, "Ctrl+3", lambda: self.tabs.setCurrentIndex(TAB_PROBLEMS))
-        self.act_library = self._action("Library", None, "Ctrl+1", lambda: self.tabs.setCurrentIndex(TAB_LIBRARY))
+        self.act_problems = self._action("Show the problems", None, "Ctrl+3", self.show_problems)
+        self.act_library = self._action("Show the library", None, "Ctrl+1", self.show_library)
         self.act_cancel = self._action("Cancel", "cancel", None, self.cancel_work)
         self.act_playlist = self._action("Make playlist", "playlist", "Ctrl+P", self.make_playlist,
                                          "A playlist of tracks that sound like the selection")
         self.act_export = self._action("Export M3U8…", "export", "Ctrl+E", self.export_m3u8,
                                        "Save the selected tracks as an M3U8 playlist")
         self.act_quit = self._action("Quit", None, "Ctrl+Q", self.close)
+        self.act_help = self._action("Keyboard shortcuts", None, "F1", self.show_shortcuts)
 
     def _build_ui(self) -> None:
         tb = QToolBar("Main")
@@ -217,7 +218,7 @@ class MainWindow(QMainWindow):
         theme.set_icon(search_icon, "search", "muted")
         self.search.setMinimumWidth(300)
         self.search.setMaximumWidth(420)
-        self.search.textChanged.connect(lambda _: self._search_timer.start())
+        self.search.textChanged.connect(self._search_edited)
         tb.addWidget(self.search)
         tb.addAction(self.act_settings)
         self.addToolBar(tb)
@@ -279,8 +280,8 @@ class MainWindow(QMainWindow):
         self.table.setItemDelegateForColumn(COLUMNS.index("predicted"), ChipsDelegate(self.table))
         self.table.setItemDelegateForColumn(COLUMNS.index("status"), StatusDelegate(self.table))
         self.table.sortByColumn(COLUMNS.index("artist"), Qt.SortOrder.AscendingOrder)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._select_timer.start())
-        self.table.doubleClicked.connect(lambda _: self.open_review())
+        self.table.selectionModel().selectionChanged.connect(self._table_selection_changed)
+        self.table.doubleClicked.connect(self._double_clicked)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         for act in (self.act_play, self.act_review, self.act_playlist, self.act_export):
             self.table.addAction(act)
@@ -321,7 +322,7 @@ class MainWindow(QMainWindow):
         self.map_layout.addWidget(self.map_placeholder)
 
         self.problems = ProblemsPanel()
-        self.problems.retry_requested.connect(lambda: self.start_scan(retry_failed=True))
+        self.problems.retry_requested.connect(self.retry_failed)
         self.problems.track_activated.connect(self.reveal_track)
         self.problems.count_changed.connect(self._problems_counted)
 
@@ -417,6 +418,31 @@ class MainWindow(QMainWindow):
         from . import integrations
 
         integrations.install(self)
+
+    # small slots (bound methods rather than lambdas: Qt drops the connection with the object)
+    def rescan(self) -> None:
+        self.start_scan()
+
+    def retry_failed(self) -> None:
+        self.start_scan(retry_failed=True)
+
+    def show_problems(self) -> None:
+        self.tabs.setCurrentIndex(TAB_PROBLEMS)
+
+    def show_library(self) -> None:
+        self.tabs.setCurrentIndex(TAB_LIBRARY)
+
+    def _search_edited(self, _text: str) -> None:
+        self._search_timer.start()
+
+    def _table_selection_changed(self, *_args) -> None:
+        self._select_timer.start()
+
+    def _double_clicked(self, _index) -> None:
+        self.open_review()
+
+    def _review_closed(self, _result: int) -> None:
+        self.review = None
 
     def _page_changed(self, index: int) -> None:
         """The welcome page stands alone: no library toolbar or counts around it."""
@@ -813,7 +839,7 @@ class MainWindow(QMainWindow):
 
     # -- review, write, undo --------------------------------------------------------------------------------------
     def open_review(self, ids: list[int] | None = None) -> ReviewDialog | None:
-        ids = list(ids) if ids else list(self._selected_ids)
+        ids = list(ids) if isinstance(ids, (list, tuple)) and ids else list(self._selected_ids)
         model = self.library_model
         snap = model.snapshot
         tracks = []
@@ -830,7 +856,7 @@ class MainWindow(QMainWindow):
         dlg.written.connect(self._written)
         dlg.undone.connect(self._undone)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.finished.connect(lambda _: setattr(self, "review", None))
+        dlg.finished.connect(self._review_closed)
         self.review = dlg
         dlg.open()
         return dlg
@@ -916,10 +942,10 @@ class MainWindow(QMainWindow):
     def export_m3u8(self, ids: list[int] | None = None, path: str | None = None) -> Task | None:
         from .jobs import export_m3u8_job
 
-        ids = list(ids) if ids else list(self._selected_ids)
+        ids = list(ids) if isinstance(ids, (list, tuple)) and ids else list(self._selected_ids)
         if not ids:
             return None
-        if path is None:
+        if not isinstance(path, str):
             from .settings import default_music_folder
 
             path, _ = QFileDialog.getSaveFileName(self, "Export playlist",
@@ -934,6 +960,35 @@ class MainWindow(QMainWindow):
             on_result=lambda p: self.statusBar().showMessage(f"Saved a playlist of {len(ids):,} tracks: {p}", 10000),
             on_error=lambda e: QMessageBox.warning(self, "The playlist could not be saved", str(e)),
             name="export m3u8")
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for the help window."""
+        native = QKeySequence.SequenceFormat.NativeText
+        rows = [(a.shortcut().toString(native), a.text().replace("&&", "&").replace("…", ""))
+                for a in (self.act_add_folder, self.act_rescan, self.act_search, self.act_review,
+                          self.act_undo, self.act_map, self.act_playlist, self.act_export,
+                          self.act_library, self.act_problems, self.act_settings, self.act_help,
+                          self.act_quit)]
+        rows.insert(5, ("Space", "Play or pause a preview of the selected track"))
+        rows.append(("Double-click", "Review the tags of a track"))
+        rows.append(("Wheel, drag, arrows, +/−, 0", "Zoom and move the map; Shift+drag or Ctrl+drag selects"))
+        return rows
+
+    def show_shortcuts(self) -> None:
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox
+
+        dlg = QDialog(self)
+        dlg.setWindowTitle("Keyboard shortcuts")
+        lay = QVBoxLayout(dlg)
+        text = "".join(f"<tr><td style='padding:3px 18px 3px 0'><b>{k}</b></td><td>{v}</td></tr>"
+                       for k, v in self.shortcuts())
+        label = QLabel(f"<table>{text}</table>")
+        lay.addWidget(label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dlg.reject)
+        lay.addWidget(buttons)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.open()
 
     def open_settings(self) -> SettingsDialog:
         dlg = SettingsDialog(self.settings, self)

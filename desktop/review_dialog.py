@@ -128,7 +128,8 @@ class _CategoryBox(QFrame):
             box = QCheckBox(name)
             box.setChecked(checked)
             box.setEnabled(field is not None)
-            box.toggled.connect(lambda on, n=name: self.toggled.emit(self.category, n, on))
+            box.setProperty("tag", name)
+            box.toggled.connect(self._box_toggled)
             bar = _Bar(score)
             pct = QLabel(f"{score:.0%}")
             pct.setProperty("role", "hint")
@@ -144,6 +145,11 @@ class _CategoryBox(QFrame):
             self.rows.addWidget(none, 0, 0, 1, 3)
         self.field_label.setText(f"Written to: {_field_name(field)}" if field else
                                  "Not written (turned off in Settings › Tag writing)")
+
+    def _box_toggled(self, on: bool) -> None:
+        box = self.sender()
+        if box is not None:
+            self.toggled.emit(self.category, box.property("tag"), on)
 
     def checkbox(self, name: str) -> QCheckBox | None:
         return self._checks.get(name)
@@ -468,7 +474,7 @@ class ReviewDialog(QDialog):
                         else f"<span style='color:{muted}'>{html.escape(old)}</span>")
             rows.append(f"<tr><td style='color:{muted}' valign='top'>{label}</td>"
                         f"<td valign='top'>{old_html}</td><td valign='top'>→&nbsp;{new}</td></tr>")
-        self.diff.setHtml("<table cellspacing='0' cellpadding='5' width='100%'>"
+        self.diff.setHtml("<table cellspacing='0' cellpadding='5'>"
                           f"<tr><th align='left' style='color:{muted}'>Field</th>"
                           f"<th align='left' style='color:{muted}'>Now</th>"
                           f"<th align='left' style='color:{muted}'>After writing</th></tr>"

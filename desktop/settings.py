@@ -319,13 +319,16 @@ class SettingsDialog(QDialog):
         add = QPushButton("Add folder…")
         add.clicked.connect(self._add_folder)
         remove = QPushButton("Remove")
-        remove.clicked.connect(lambda: [self.folder_list.takeItem(self.folder_list.row(i))
-                                        for i in self.folder_list.selectedItems()])
+        remove.clicked.connect(self._remove_folders)
         row.addWidget(add)
         row.addWidget(remove)
         row.addStretch(1)
         lay.addLayout(row)
         return w
+
+    def _remove_folders(self) -> None:
+        for item in self.folder_list.selectedItems():
+            self.folder_list.takeItem(self.folder_list.row(item))
 
     def _add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a music folder", default_music_folder())

@@ -8,7 +8,7 @@ library, the review panel, the map, "more like this" and the problems panel, gra
 window as it is drawn:
 
     first-run.png  scanning.png  main.png  review.png  map.png  similar.png  problems.png
-    main-dark.png  map-dark.png
+    review-album.png  main-dark.png  map-dark.png
 
 Nothing is mocked: it is the app a user runs, with ``QT_QPA_PLATFORM=offscreen``.
 """
@@ -212,6 +212,29 @@ def main(argv: list[str] | None = None) -> int:
 
     script.add("open review", lambda: True, open_review, settle_s=0.3)
     script.add("review", review_ready, review_shot, settle_s=0.8)
+
+    def open_album_review() -> None:
+        """The review of a whole album (the selected track's)."""
+        model = win.library_model
+        row = model.get_row(win.selected_ids()[0])
+        same = [r.id for r in model.snapshot.rows if r.album and r.album == row.album][:40]
+        win.select_ids(same or win.selected_ids())
+        seen["review"] = win.open_review()
+
+    def album_review_shot() -> None:
+        dlg = seen["review"]
+        dlg.set_threshold("genre", 0.2)
+        dlg.set_threshold("mood", 0.15)
+        dlg.resize(1280, 760)
+        if dlg.track_list.count() > 2:
+            dlg.track_list.setCurrentRow(2)
+        app.processEvents()
+        _grab(dlg, out / "review-album.png")
+        dlg.close()
+        win.select_ids([pick_track()])
+
+    script.add("open album review", lambda: True, open_album_review, settle_s=0.3)
+    script.add("album review", review_ready, album_review_shot, settle_s=1.0)
 
     def map_ready() -> bool:
         return (integ.map_panel is not None and integ.map_panel.library_map() is not None

@@ -6,6 +6,7 @@ text colour (or a given colour) before rendering, so they read well on light and
 """
 from __future__ import annotations
 
+import os
 import weakref
 from functools import lru_cache
 from pathlib import Path
@@ -77,7 +78,24 @@ def _palette(c: dict[str, str]) -> QPalette:
     return p
 
 
+def _arrow_file(name: str, colour: str) -> str:
+    """A tinted copy of an icon as a file, for style sheets (which take file names)."""
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / f"tagatlas-theme-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{name}-{colour.lstrip('#')}.svg"
+    if not out.exists():
+        svg = (ICON_DIR / f"{name}.svg").read_text(encoding="utf-8").replace("currentColor", colour)
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(svg, encoding="utf-8")
+        os.replace(tmp, out)
+    return out.as_posix()
+
+
 def _style_sheet(c: dict[str, str]) -> str:
+    down = _arrow_file("chevron-down", c["muted"])
+    up = _arrow_file("chevron-up", c["muted"])
     return f"""
     QMainWindow, QDialog {{ background: {c['window']}; }}
     QToolBar {{ background: {c['window']}; border: none; border-bottom: 1px solid {c['border']};
@@ -88,12 +106,27 @@ def _style_sheet(c: dict[str, str]) -> str:
     QToolBar QToolButton:disabled {{ color: {c['muted']}; }}
     QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox {{ border: 1px solid {c['border']};
         border-radius: 6px; padding: 4px 8px; background: {c['base']}; min-height: 20px; }}
-    QLineEdit:focus, QComboBox:focus {{ border-color: {c['accent']}; }}
+    QLineEdit:focus, QComboBox:focus, QSpinBox:focus, QDoubleSpinBox:focus {{ border-color: {c['accent']}; }}
+    QComboBox {{ padding-right: 24px; }}
+    QComboBox::drop-down {{ subcontrol-origin: padding; subcontrol-position: center right;
+        width: 22px; border: none; background: transparent; }}
+    QComboBox::down-arrow {{ image: url("{down}"); width: 12px; height: 12px; }}
+    QComboBox QAbstractItemView {{ border: 1px solid {c['border']}; background: {c['base']};
+        selection-background-color: {c['highlight']}; selection-color: {c['highlight_text']};
+        outline: none; padding: 2px; }}
+    QSpinBox, QDoubleSpinBox {{ padding-right: 20px; }}
+    QSpinBox::up-button, QDoubleSpinBox::up-button {{ subcontrol-origin: border;
+        subcontrol-position: top right; width: 18px; border: none; background: transparent; }}
+    QSpinBox::down-button, QDoubleSpinBox::down-button {{ subcontrol-origin: border;
+        subcontrol-position: bottom right; width: 18px; border: none; background: transparent; }}
+    QSpinBox::up-arrow, QDoubleSpinBox::up-arrow {{ image: url("{up}"); width: 10px; height: 10px; }}
+    QSpinBox::down-arrow, QDoubleSpinBox::down-arrow {{ image: url("{down}"); width: 10px; height: 10px; }}
     QTableView, QTreeView, QListView, QListWidget, QTreeWidget, QTextBrowser, QPlainTextEdit {{
         border: 1px solid {c['border']}; border-radius: 8px; background: {c['base']};
         selection-background-color: {c['highlight']}; selection-color: {c['highlight_text']}; }}
     QTableView {{ gridline-color: transparent; }}
     QTreeView::item {{ padding: 3px 2px; }}
+    QListView::item {{ padding: 4px 6px; }}
     QTableView::item {{ padding: 0 6px; border: none; }}
     QHeaderView::section {{ background: {c['header']}; color: {c['muted']}; border: none;
         border-bottom: 1px solid {c['border']}; padding: 6px 8px; font-weight: 600; }}

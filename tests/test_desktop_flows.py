@@ -166,11 +166,21 @@ def test_cancel_stops_a_scan_within_a_second(qtbot, themed_app, gui_settings, tm
             stopped["t"] = time.monotonic()
             win.cancel_work()
 
+    # the window keeps answering while the scan works: a 10 ms timer never waits long
+    from PySide6.QtCore import QTimer
+
+    ticks = []
+    timer = QTimer(win, interval=10)
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start()
     task = win.start_scan()
     task.progress.connect(on_progress)
     with qtbot.waitSignal(win.scan_finished, timeout=60_000) as blocker:
         pass
+    timer.stop()
     summary = blocker.args[0]
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert len(gaps) >= 3 and max(gaps) < 1.0, f"the GUI stalled {max(gaps):.2f} s during the scan"
     assert "t" in stopped, "the analysis never started"
     assert summary.cancelled
     assert 0 <= summary.analysed < n
@@ -178,3 +188,26 @@ def test_cancel_stops_a_scan_within_a_second(qtbot, themed_app, gui_settings, tm
     assert task.ended_at - stopped["t"] < 1.0, f"stopped {task.ended_at - stopped['t']:.2f} s after Cancel"
     assert win.strip.isHidden()
     assert "cancelled" in win.statusBar().currentMessage()
+
+
+def test_keyboard_shortcuts(qtbot, themed_app, gui_settings, tmp_path):
+    from PySide6.QtGui import QKeySequence
+
+    gui_settings.folders = [str(tmp_path)]
+    win = _window(qtbot, gui_settings)
+    keys = {a.shortcut().toString(): a for a in win.actions() if not a.shortcut().isEmpty()}
+    for key, action in (("Ctrl+O", win.act_add_folder), ("Ctrl+R", win.act_rescan),
+                        ("Ctrl+F", win.act_search), ("Ctrl+W", win.act_review),
+                        ("Ctrl+Z", win.act_undo), ("Ctrl+M", win.act_map), ("F1", win.act_help)):
+        assert keys[key] is action, key
+    space = [a for a in win.table.actions() if a.shortcut() == QKeySequence(Qt.Key.Key_Space)]
+    assert space and space[0].shortcutContext() == Qt.ShortcutContext.WidgetWithChildrenShortcut
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    qtbot.keyClick(win.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(win.search.hasFocus)
+    qtbot.keyClick(win.search, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert win.tabs.currentIndex() == 1
+    qtbot.keyClick(win.search, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert win.tabs.currentIndex() == 0
+    assert ("Space", "Play or pause a preview of the selected track") in win.shortcuts()
