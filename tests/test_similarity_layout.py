@@ -158,6 +158,17 @@ def test_region_labels_merge_duplicate_names_and_respect_the_mask():
     assert all("1980s" not in r.label for r in regions)
 
 
+def test_region_labels_skip_near_synonyms():
+    rng = np.random.default_rng(1)
+    coords = np.concatenate([rng.normal(0, 1, (60, 2)), rng.normal(30, 1, (60, 2))])
+    scores = np.full((120, 4), 0.1, dtype=np.float32)
+    scores[:60, 0], scores[:60, 1], scores[:60, 2] = 0.9, 0.85, 0.6
+    scores[60:, 3] = 0.8
+    names = ["Metal", "Heavy Metal", "Sad", "Rock"]
+    labels = {r.label for r in label_regions(coords, scores, names, n_regions=2)}
+    assert labels == {"Metal · Sad", "Rock"}
+
+
 def test_top_labels_merge_limit_and_other():
     scores = np.array([[0.9, 0.1, 0.0], [0.1, 0.8, 0.0], [0.2, 0.0, 0.7], [0.01, 0.02, 0.03]])
     names = ["Rock", "Rock", "Jazz"]

@@ -11,8 +11,9 @@ import numpy as np
 class Region:
     """One labelled area of the map.
 
-    ``x``, ``y``: where to draw the label (the member nearest the region's mean, so the label
-    sits on points, never in empty space between two lobes). ``tags``: (display name,
+    ``x``, ``y``: where to draw the label: the member nearest the region's centre weighted by
+    the label tags' scores, so the label sits on the points it describes, never in empty
+    space between two lobes. ``tags``: (display name,
     weight) pairs, strongest first, where weight is how much higher the tag's mean score is
     in the region than in the whole library. ``members``: row positions in the layout.
     """
@@ -44,6 +45,25 @@ def _merged_scores(scores: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray
         order.setdefault(name, []).append(j)
     merged = np.stack([scores[:, cols].max(axis=1) for cols in order.values()], axis=1)
     return merged, list(order)
+
+
+def _near_synonyms(a: str, b: str) -> bool:
+    """"Metal"/"Heavy Metal", "Electronic"/"Electronica", "Rock"/"Hard Rock": one name adds
+    nothing next to the other on a label."""
+    words_a = [w[:5] for w in a.casefold().split() if len(w) >= 4]
+    words_b = [w[:5] for w in b.casefold().split() if len(w) >= 4]
+    return bool(set(words_a) & set(words_b))
+
+
+def _pick_tags(lift: np.ndarray, names: Sequence[str], n: int) -> list[int]:
+    chosen: list[int] = []
+    for j in np.argsort(-lift, kind="stable"):
+        if len(chosen) == n or lift[j] <= 0:
+            break
+        if any(_near_synonyms(names[j], names[c]) for c in chosen):
+            continue
+        chosen.append(int(j))
+    return chosen
 
 
 def label_regions(coords: np.ndarray, scores: np.ndarray, tag_names: Sequence[str], *,
@@ -84,10 +104,15 @@ def label_regions(coords: np.ndarray, scores: np.ndarray, tag_names: Sequence[st
         if members.size < min_size:
             continue
         lift = scores[members].mean(axis=0) - overall
-        best = np.argsort(-lift, kind="stable")[:tags_per_label]
-        tags = tuple((names[j], float(lift[j])) for j in best if lift[j] > 0) or \
+        best = _pick_tags(lift, names, tags_per_label)
+        tags = tuple((names[j], float(lift[j])) for j in best) or \
             tuple((names[j], 0.0) for j in np.argsort(-scores[members].mean(axis=0))[:1])
-        centre = coords[members].mean(axis=0)
+        # The label goes where its tags are: the region's centre weighted by how strongly
+        # each member carries them (a k-means region can join two islands; the label then
+        # sits by the one it describes), snapped to the nearest member.
+        tag_cols = [names.index(t) for t, _ in tags]
+        w = scores[np.ix_(members, tag_cols)].sum(axis=1) ** 2 + 1e-9
+        centre = (coords[members] * w[:, None]).sum(axis=0) / w.sum()
         anchor = members[np.argmin(np.sum((coords[members] - centre) ** 2, axis=1))]
         regions.append(Region(label=" · ".join(t for t, _ in tags), x=float(coords[anchor, 0]),
                               y=float(coords[anchor, 1]), size=int(members.size), tags=tags,

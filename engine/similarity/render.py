@@ -57,9 +57,11 @@ def _draw_regions(ax, regions: Sequence[Region], coords: np.ndarray, max_labels:
         if any(np.hypot(r.x - x, r.y - y) < 0.08 * span for x, y in placed):
             continue  # would overlap a bigger region's label
         placed.append((r.x, r.y))
-        ax.text(r.x, r.y, r.label.replace(" · ", "\n"), ha="center", va="center", fontsize=8.5,
-                color="#222222", fontweight="bold", zorder=5, linespacing=1.0,
-                path_effects=[pe.withStroke(linewidth=3.0, foreground="white", alpha=0.85)])
+        # just above the anchor point, so the label does not hide the points it names
+        ax.annotate(r.label.replace(" · ", "\n"), (r.x, r.y), xytext=(0, 4),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=8.5,
+                    color="#222222", fontweight="bold", zorder=5, linespacing=1.0,
+                    path_effects=[pe.withStroke(linewidth=3.0, foreground="white", alpha=0.8)])
 
 
 def render_map(out_path: str | os.PathLike, coords: np.ndarray, *,
@@ -116,7 +118,7 @@ def render_map(out_path: str | os.PathLike, coords: np.ndarray, *,
             order = np.argsort(vals, kind="stable")  # high values drawn on top
             sc = ax.scatter(coords[order, 0], coords[order, 1], s=size, c=vals[order],
                             cmap="viridis", alpha=alpha, linewidths=0, rasterized=True)
-            cb = fig.colorbar(sc, ax=ax, fraction=0.04, pad=0.01)
+            cb = fig.colorbar(sc, ax=ax, fraction=0.04, pad=0.01, shrink=0.6)
             cb.set_label(value_label)
             cb.outline.set_visible(False)
         if regions:
