@@ -74,14 +74,13 @@ class _PooledConv(nn.Module):
         if self.training:
             z = self.bn(F.relu(self.conv(x)))
             return z.amax(dim=3)
-        z = F.conv2d(x, self.conv.weight)                         # bias added after the pool
         a, b = _bn_scale_shift(self.bn)
-        bias = self.conv.bias[None, :, None]
-        hi = F.relu(z.amax(dim=3) + bias)
-        if bool((a >= 0).all()):
-            return a[None, :, None] * hi + b[None, :, None]
-        lo = F.relu(z.amin(dim=3) + bias)
-        pooled = torch.where((a >= 0)[None, :, None], hi, lo)
+        # Channels whose batch-norm scale is negative need the minimum over mel: convolve with
+        # negated weights (exact: IEEE rounding is symmetric) so one max-pool serves both.
+        sign = torch.where(a >= 0, 1.0, -1.0).to(x.dtype)
+        z = F.conv2d(x, self.conv.weight * sign[:, None, None, None])   # bias added after the pool
+        extreme = F.max_pool2d(z, (1, z.shape[3]))[..., 0] * sign[None, :, None]
+        pooled = F.relu(extreme + self.conv.bias[None, :, None])
         return a[None, :, None] * pooled + b[None, :, None]
 
 
