@@ -80,9 +80,9 @@ def test_place_new_without_opentsne_uses_neighbour_median(mapped, monkeypatch):
 
 def test_sklearn_fallback(monkeypatch):
     monkeypatch.setattr(layout_mod, "_have_opentsne", lambda: False)
-    x, labels = clustered_embeddings(300, dim=32, n_clusters=4, spread=0.8, seed=3)
+    x, labels = clustered_embeddings(200, dim=32, n_clusters=4, spread=0.8, seed=3)
     coords = compute_layout(x, LayoutParams(early_exaggeration_iter=100, n_iter=150))
-    assert coords.shape == (300, 2)
+    assert coords.shape == (200, 2)
     assert _purity_2d(coords, labels) > 0.9
 
 

@@ -172,7 +172,7 @@ def _sklearn_layout(x, params, perplexity, progress, cancel) -> np.ndarray:
         progress(0, total)
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", metric="cosine",
                 early_exaggeration=params.early_exaggeration, random_state=params.random_state,
-                n_jobs=params.n_jobs, learning_rate="auto",
+                n_jobs=1 if x.shape[0] < 5_000 else params.n_jobs, learning_rate="auto",
                 max_iter=max(250, total))
     y = tsne.fit_transform(x)
     if cancel is not None and cancel():
