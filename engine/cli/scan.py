@@ -120,6 +120,12 @@ def register(sub) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="decoding processes (default: up to 4; 0 decodes in this process)")
+    depth = p.add_mutually_exclusive_group()
+    depth.add_argument("--full", dest="max_patches", action="store_const", const=None, default="fast",
+                       help="analyse every 3-s patch of each track, as the original models do "
+                            "(default: a fast analysis of 8 patches spread over the track)")
+    depth.add_argument("--max-patches", dest="max_patches", type=int, metavar="N",
+                       help="analyse at most N patches spread over each track")
     p.set_defaults(func=run)
 
 
@@ -130,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         try:
             s = scan(lib, args.dirs, model=args.model, analyse=args.analyse, workers=args.workers,
-                     device=args.device, progress=progress, retry_failed=args.retry_failed)
+                     device=args.device, progress=progress, retry_failed=args.retry_failed,
+                     max_patches=args.max_patches)
         finally:
             progress.finish()
     found = s.new + s.changed + s.unchanged + s.moved

@@ -308,13 +308,16 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
          analyse: bool = True, tagger: Any = None, workers: int | None = None,
          device: str | None = None, progress: ProgressFn | None = None,
          cancel: CancelFn | None = None, retry_failed: bool = False,
-         commit_every: int = 50, commit_seconds: float = 2.0) -> ScanSummary:
+         commit_every: int = 50, commit_seconds: float = 2.0,
+         max_patches: int | None | str = "fast") -> ScanSummary:
     """Bring the library up to date with ``roots`` and analyse what needs it.
 
     ``model``: a bundle name or path for the :class:`~engine.tagger.Tagger` (default: the
     engine's default model), or pass a ready ``tagger``. ``analyse=False`` only records files
     and their tags. ``retry_failed``: analyse again files whose decoding failed before (they are
-    otherwise retried only once they change). Raises :class:`LibraryError` for a root that does
+    otherwise retried only once they change). ``max_patches``: for patch models, analyse at
+    most this many patches spread over each track ("fast": the engine's
+    :data:`~engine.tagger.FAST_ANALYSIS_PATCHES`; None: every patch, as the original). Raises :class:`LibraryError` for a root that does
     not exist (nothing is changed then) and :class:`~engine.errors.ModelError` for a missing
     model; per-file problems never raise, they are recorded and counted in ``failed``.
     """
@@ -495,9 +498,11 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
         if todo:
             own_tagger = tagger is None
             if own_tagger:
-                from ..tagger import Tagger
+                from ..tagger import FAST_ANALYSIS_PATCHES, Tagger
 
-                tagger = Tagger(model, device=device, workers=workers)
+                if max_patches == "fast":
+                    max_patches = FAST_ANALYSIS_PATCHES
+                tagger = Tagger(model, device=device, workers=workers, max_patches=max_patches)
             try:
                 library.register_model(tagger.info)
                 _analyse(library, tagger, todo, summary, fail, report, is_cancelled,
