@@ -171,6 +171,23 @@ def test_store_reports_incremental_share(library):
         assert len(index) == N + N_LATE and meta[lv.track_ids[0]].artist == "Artist 0"
 
 
+def test_centring_and_a_map_made_without_it(library):
+    with Library(library.db) as lib:
+        raw = load_vectors(lib, MODEL, "scores", center=False)
+        centred = load_vectors(lib, MODEL, "scores", center=True)
+        assert not raw.centred and centred.centred
+        # centring removes the shared direction: mean cosine drops from high to about zero
+        assert float((raw.vectors @ raw.vectors.T).mean()) > 0.4
+        assert abs(float((centred.vectors @ centred.vectors.T).mean())) < 0.05
+        first = update_map(lib, raw)
+        assert first.recomputed
+        again = update_map(lib, raw)
+        assert not again.recomputed and again.layout_id == first.layout_id
+        # a cached map of other vectors is not extended with these: it is laid out afresh
+        other = update_map(lib, centred)
+        assert other.recomputed and other.layout_id != first.layout_id
+
+
 def test_no_analyses_is_a_plain_error(tmp_path, capsys):
     code, _, err = _cli(capsys, "--db", str(tmp_path / "empty.sqlite3"), "map")
     assert code == 2 and "analysed" in err

@@ -5,7 +5,7 @@ Pure functions and classes on arrays (no database): embeddings and the labelled 
 the t-SNE layout and incremental placement (:mod:`.layout`), region labels (:mod:`.regions`)
 and the PNG rendering (:mod:`.render`). :mod:`.store` connects them to the library database.
 """
-from engine.similarity.embeddings import (DEFAULT_KIND, EMBEDDING_KINDS, Separation,
+from engine.similarity.embeddings import (DEFAULT_CENTER, DEFAULT_KIND, EMBEDDING_KINDS, Separation,
                                           choose_kind, embed, l2_normalize, library_center,
                                           separation, transformed)
 from engine.similarity.index import Neighbour, SimilarityIndex, knn
@@ -17,7 +17,7 @@ from engine.similarity.playlist import (PlaylistEntry, format_m3u8, path_playlis
 from engine.similarity.regions import Region, label_regions
 
 __all__ = [
-    "DEFAULT_KIND", "EMBEDDING_KINDS", "Separation", "choose_kind", "embed", "l2_normalize",
+    "DEFAULT_CENTER", "DEFAULT_KIND", "EMBEDDING_KINDS", "Separation", "choose_kind", "embed", "l2_normalize",
     "library_center", "separation", "transformed", "Neighbour", "SimilarityIndex", "knn",
     "LayoutCancelled", "LayoutParams", "PlacementParams", "compute_layout", "place_new",
     "PlaylistEntry", "format_m3u8", "path_playlist", "playlist_paths_relative",

@@ -18,10 +18,11 @@ import numpy as np
 #: ``sqrt``: sqrt(p), whose cosine is the Bhattacharyya/Hellinger affinity of the scores.
 EMBEDDING_KINDS = ("penultimate", "scores", "logit", "sqrt")
 
-#: Chosen by the labelled check (kNN genre precision with album-excluded neighbours):
-#: see DEFAULT_KIND_EVIDENCE.
+#: Chosen by the labelled check (:func:`choose_kind`, run by ``python -m
+#: engine.bench_similarity --kinds-db LIBRARY``) on real recordings: see the issue 5 report.
 DEFAULT_KIND = "penultimate"
-DEFAULT_KIND_EVIDENCE = "set by choose_kind on a labelled check; see the issue 5 report"
+#: Subtract the library's mean vector before normalising (same check).
+DEFAULT_CENTER = True
 
 _EPS = 1e-6  # clip for logits: p in [1e-6, 1 - 1e-6] -> |logit| <= 13.8
 

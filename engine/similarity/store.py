@@ -12,7 +12,8 @@ from typing import Sequence
 import numpy as np
 
 from engine.errors import LibraryError
-from engine.similarity.embeddings import DEFAULT_KIND, EMBEDDING_KINDS, embed
+from engine.similarity.embeddings import (DEFAULT_CENTER, DEFAULT_KIND, EMBEDDING_KINDS, embed,
+                                          library_center)
 from engine.similarity.index import SimilarityIndex
 from engine.similarity.layout import (Cancel, LayoutParams, PlacementParams, Progress,
                                       compute_layout, place_new)
@@ -34,6 +35,7 @@ class LibraryVectors:
     vectors: np.ndarray              # float32 [n, d], L2-normalised
     scores: np.ndarray               # float32 [n, n_tags], tag probabilities
     tags: list = field(default_factory=list)      # engine.vocab.TagInfo, output order
+    centred: bool = False            # the library mean was subtracted before normalising
 
     def __len__(self) -> int:
         return int(self.track_ids.shape[0])
@@ -53,8 +55,10 @@ def default_model(lib) -> str:
     return max(counts, key=lambda m: (counts[m], m))
 
 
-def load_vectors(lib, model: str | None = None, kind: str = DEFAULT_KIND) -> LibraryVectors:
-    """Vectors of ``kind`` (see :data:`EMBEDDING_KINDS`) for every analysed track."""
+def load_vectors(lib, model: str | None = None, kind: str = DEFAULT_KIND, *,
+                 center: bool = DEFAULT_CENTER) -> LibraryVectors:
+    """Vectors of ``kind`` (see :data:`EMBEDDING_KINDS`) for every analysed track, centred on
+    the library's mean vector when ``center`` (see :data:`DEFAULT_CENTER`)."""
     if kind not in EMBEDDING_KINDS:
         raise ValueError(f"unknown embedding kind {kind!r}; choose one of {', '.join(EMBEDDING_KINDS)}")
     model = model or default_model(lib)
@@ -68,14 +72,16 @@ def load_vectors(lib, model: str | None = None, kind: str = DEFAULT_KIND) -> Lib
                                "use --kind scores")
         keep = np.isin(ids, pen_ids)
         ids, scores = ids[keep], scores[keep]
-        vectors = embed("penultimate", penultimate=pen[np.searchsorted(pen_ids, ids)])
+        source = {"penultimate": pen[np.searchsorted(pen_ids, ids)]}
     else:
-        vectors = embed(kind, scores=scores)
+        source = {"scores": scores}
+    mean = library_center(kind, **source) if center and len(ids) > 1 else None
+    vectors = embed(kind, center=mean, **source)
     try:
         tags = lib.model_tags(model)
     except LibraryError:
         tags = []
-    return LibraryVectors(model, kind, ids, vectors, scores, tags)
+    return LibraryVectors(model, kind, ids, vectors, scores, tags, centred=mean is not None)
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,7 @@ def load_index(lib, model: str | None = None, kind: str = DEFAULT_KIND
     keep = np.array([int(i) in meta for i in lv.track_ids], dtype=bool)
     if not keep.all():   # analysed but gone
         lv = LibraryVectors(lv.model, lv.kind, lv.track_ids[keep], lv.vectors[keep],
-                            lv.scores[keep], lv.tags)
+                            lv.scores[keep], lv.tags, lv.centred)
     ids = [int(i) for i in lv.track_ids]
     index = SimilarityIndex(ids, lv.vectors, artists=[meta[i].artist for i in ids],
                             albums=[meta[i].album for i in ids])
@@ -147,10 +153,13 @@ def update_map(lib, lv: LibraryVectors, *, recompute: bool = False,
     # include_gone: every point ever put on this map counts for the placed fraction; the
     # points of tracks that are no longer in ``lv`` are dropped just below.
     current = None if recompute else lib.current_layout(lv.model, lv.kind, include_gone=True)
+    if current is not None and bool(current.params.get("centred", False)) != lv.centred:
+        current = None   # made from differently prepared vectors: lay out afresh
     if current is None or current.track_ids.size < 4:
         coords = compute_layout(lv.vectors, params, progress=progress, cancel=cancel)
         layout_id = lib.save_layout(lv.model, lv.kind, lv.track_ids, coords,
-                                    params={**params.to_dict(), "n_computed": int(len(lv))})
+                                    params={**params.to_dict(), "n_computed": int(len(lv)),
+                                            "centred": lv.centred})
         return MapResult(layout_id, lv.track_ids, coords, True, 0, 0.0,
                          time.perf_counter() - t0)
     row_of = {int(t): i for i, t in enumerate(lv.track_ids)}
