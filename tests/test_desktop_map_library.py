@@ -14,6 +14,7 @@ from desktop.similar_panel import SimilarPanel, SimilarSource  # noqa: E402
 from engine.bundle import BundleInfo  # noqa: E402
 from engine.features import SEED_SPEC  # noqa: E402
 from engine.library.db import Library  # noqa: E402
+from engine.similarity.store import load_vectors  # noqa: E402
 from engine.similarity.synthetic import clustered_embeddings, random_tag_scores  # noqa: E402
 from engine.vocab import msd50_tag_infos  # noqa: E402
 
@@ -57,7 +58,12 @@ def test_uses_the_cached_layout_and_places_new_tracks(library, tmp_path):
     lib, ids, vectors, labels, scores = library
     rng = np.random.default_rng(0)
     xy = rng.normal(size=(N - 5, 2)).astype(np.float32) * 10 + labels[:N - 5, None] * 40
-    lib.save_layout(MODEL, "penultimate", ids[:N - 5], xy)     # the last five are new
+    # a layout of vectors prepared another way does not count as the cached map
+    centred = bool(getattr(load_vectors(lib, MODEL, "penultimate"), "centred", False))
+    lib.save_layout(MODEL, "penultimate", ids[:N - 5], xy, params={"centred": not centred})
+    assert load_library_map(lib, MODEL, "penultimate", compute_if_missing=False) is None
+    lib.save_layout(MODEL, "penultimate", ids[:N - 5], xy,     # the last five are new
+                    params={"centred": centred})
     m = load_library_map(lib, MODEL, "penultimate", compute_if_missing=False)
     assert isinstance(m, LibraryMap) and m.model == MODEL and m.kind == "penultimate"
     assert np.array_equal(m.data.ids, ids)
@@ -90,7 +96,9 @@ def test_uses_the_cached_layout_and_places_new_tracks(library, tmp_path):
 
 def test_map_panel_shows_a_library_map(qtbot, library):
     lib, ids, vectors, labels, scores = library
-    lib.save_layout(MODEL, "penultimate", ids, np.random.default_rng(1).normal(size=(N, 2)))
+    centred = bool(getattr(load_vectors(lib, MODEL, "penultimate"), "centred", False))
+    lib.save_layout(MODEL, "penultimate", ids, np.random.default_rng(1).normal(size=(N, 2)),
+                    params={"centred": centred})
     m = load_library_map(lib, MODEL, "penultimate")
     panel = MapPanel(theme="light")
     qtbot.addWidget(panel)

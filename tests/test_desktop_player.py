@@ -8,6 +8,9 @@ import soundfile as sf
 
 pytest.importorskip("pytestqt")
 
+# the media backend runs its own threads: a deadlock there must fail the run, not stall it
+pytestmark = pytest.mark.timeout(90, method="thread")
+
 import desktop.player as player_mod  # noqa: E402
 from desktop.player import PreviewPlayer, format_time  # noqa: E402
 

@@ -185,8 +185,12 @@ def load_library_map(lib, model: str | None = None, kind: str | None = None, *,
                 return None
         else:
             return None
-    if not compute_if_missing and lib.current_layout(lv.model, lv.kind) is None:
-        return None
+    if not compute_if_missing:
+        current = lib.current_layout(lv.model, lv.kind)
+        # a layout of differently prepared vectors is laid out afresh by update_map
+        if current is None or bool(current.params.get("centred", False)) != \
+                bool(getattr(lv, "centred", False)):
+            return None
     result = update_map(lib, lv, progress=progress, cancel=cancel)
     row_of = {r.id: r for r in lib.query_tracks(order_by="id")}
     keep = np.array([int(t) in row_of for t in result.track_ids], dtype=bool)   # not gone
