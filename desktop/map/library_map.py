@@ -208,9 +208,9 @@ def load_library_map(lib, model: str | None = None, kind: str | None = None, *,
         durations=[r.duration_s for r in tr], model=lv.model, kind=lv.kind,
         layout_id=result.layout_id, suggest_recompute=result.suggest_recompute)
     if with_regions:
-        from engine.similarity.store import LibraryVectors
+        import dataclasses
 
-        sub = LibraryVectors(lv.model, lv.kind, ids, lv.vectors[keep], scores, lv.tags)
+        sub = dataclasses.replace(lv, track_ids=ids, vectors=lv.vectors[keep], scores=scores)
         m.regions = map_regions(sub, xy)
     return m
 
