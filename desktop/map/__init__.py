@@ -2,7 +2,22 @@
 
 :class:`MapView` is the scatter widget (plain arrays in, signals out), :class:`MapPanel`
 adds its toolbar, :func:`load_library_map` builds what they show from a library. See
-``desktop/map/map_view.py`` for the full signal/slot list.
+``desktop/map/map_view.py`` for the full signal/slot list. Wiring it into a window::
+
+    panel = MapPanel(theme="auto")
+    # in a worker thread, with a Library opened there:
+    #     library_map = load_library_map(lib, model, progress=..., cancel=...)
+    panel.set_map(library_map)                       # back on the GUI thread
+    view = panel.view
+    view.selection_changed.connect(table.select_ids)          # map -> table
+    table.selection_changed.connect(view.set_selection)       # table -> map (emits nothing)
+    view.play_requested.connect(lambda tid: player.play_file(path_of[tid], track_id=tid))
+    view.similar_requested.connect(similar_panel.show_similar)
+    view.playlist_requested.connect(similar_panel.playlist_from_selection)
+    view.review_requested.connect(open_review)
+
+Importing this package also applies :mod:`desktop.map.qt_refcount` (a guard the application
+needs on Python 3.11 with PySide6 6.12; call ``guard_none_refcount()`` at start-up too).
 """
 from desktop.map import qt_refcount  # noqa: F401  (first: guards None before any Qt call)
 from desktop.map.data import CategoryColoring, MapData, RegionLabel, ValueColoring
