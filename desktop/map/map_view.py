@@ -52,7 +52,8 @@ from PySide6.QtGui import (QAction, QColor, QFont, QFontMetricsF, QImage, QKeySe
                            QLinearGradient, QPainter, QPainterPath, QPalette, QPen, QPolygonF)
 from PySide6.QtWidgets import QMenu, QSizePolicy, QToolTip, QWidget
 
-from desktop.map.colors import category_colours, pack_hex, unpack_rgb, value_colours
+from desktop.map.colors import (category_colours, colormap_lut, pack_hex, unpack_rgb,
+                                value_colours)
 from desktop.map.data import CategoryColoring, MapData, ValueColoring
 from desktop.map.lasso import lasso_select, simplify_path
 from desktop.map.point_index import PointIndex
@@ -840,8 +841,6 @@ class MapView(QWidget):
     def _paint_colorbar(self, p: QPainter) -> QRectF | None:
         if self._colorbar is None:
             return None
-        from desktop.map.colors import colormap_lut, unpack_rgb as _unpack
-
         title, vmin, vmax, cmap = self._colorbar
         font = QFont(self.font())
         fm = QFontMetricsF(font)
@@ -859,7 +858,7 @@ class MapView(QWidget):
         p.drawText(QPointF(rect.left() + 12, rect.top() + 8 + tfm.ascent()), title)
         bar = QRectF(rect.left() + 14, rect.top() + tfm.height() + 12, 14, bar_h)
         grad = QLinearGradient(bar.bottomLeft(), bar.topLeft())
-        lut = _unpack(colormap_lut(cmap, 16))
+        lut = unpack_rgb(colormap_lut(cmap, 16))
         for i, (r, g, b) in enumerate(lut.tolist()):
             grad.setColorAt(i / (len(lut) - 1), QColor(r, g, b))
         p.setPen(Qt.PenStyle.NoPen)
