@@ -460,3 +460,17 @@ def test_search_maps_matches_to_the_right_rows_with_odd_titles(qtbot):
     assert view.set_search("title") == 1 and view.highlighted_ids() == [12]
     assert view.set_search("99") == 0         # tag percentages are not searched
     assert view.set_search("pop x") == 1 and view.highlighted_ids() == [14]
+
+
+def test_new_data_of_another_size_drops_the_old_colouring(qtbot):
+    ids, xy, lab = clustered(300)
+    view = make_view(qtbot, MapData(ids, xy), CategoryColoring([str(v) for v in lab]))
+    view.set_selection([int(ids[0])])
+    ids2, xy2, lab2 = clustered(500, seed=1)
+    view.set_data(MapData(ids2, xy2))
+    assert view.coloring() is None and view.selected_ids() == [] and view.legend() == ()
+    view.grab()
+    view.set_coloring(ValueColoring(lab2.astype(float)))
+    view.set_data(MapData(ids2[:10], xy2[:10]))
+    img = view.grab().toImage()
+    assert img.width() == W and len(view.point_colours()) == 10

@@ -196,7 +196,13 @@ class MapView(QWidget):
 
     # ------------------------------------------------------------------ data and colours
     def set_data(self, data: MapData) -> None:
-        """Show these points (replaces everything; selection and highlight are cleared)."""
+        """Show these points (replaces everything; selection and highlight are cleared, and
+        the colouring too unless it has one value per new point)."""
+        c = self._coloring
+        if c is not None:
+            n = len(c.labels) if isinstance(c, CategoryColoring) else len(c.values)
+            if n != len(data):
+                self._coloring = None
         self._data = data
         self._xy = data.xy.astype(np.float64)
         self._index = PointIndex(self._xy)
