@@ -11,6 +11,7 @@ hover          the whole mouse-move handling over a point (pick + tooltip), and 
 select         a lasso (40-vertex polygon) and a rectangle selection through mouse events
 search         a text search over titles, artists and tags
 
+``--library DB`` measures the map of a real library database instead.
 ``--layout tsne`` lays out generated embeddings with the engine's t-SNE instead of drawing
 blobs directly (about a minute at 50,000; cached in the temp folder). ``--screenshots DIR``
 also saves PNGs of the map panel. ``--json FILE`` writes the figures.
@@ -167,7 +168,19 @@ def run(args) -> dict:
         dark_palette(app)
     w, h = (int(v) for v in args.size.lower().split("x"))
     t0 = time.perf_counter()
-    lmap = synthetic_library_map(args.points, layout=args.layout, with_regions=not args.no_regions)
+    if args.library:
+        from engine.library import Library
+
+        from desktop.map.library_map import load_library_map
+
+        with Library(args.library) as lib:
+            lmap = load_library_map(lib, with_regions=not args.no_regions)
+        if lmap is None:
+            raise SystemExit(f"{args.library}: no analysed tracks, so no map")
+        args.points, args.layout = len(lmap.data), f"library {args.library}"
+    else:
+        lmap = synthetic_library_map(args.points, layout=args.layout,
+                                     with_regions=not args.no_regions)
     t_data = time.perf_counter() - t0
     panel = MapPanel(theme=args.theme)
     t0 = time.perf_counter()
@@ -337,7 +350,7 @@ def screenshots(panel, lmap, folder: Path, suffix: str = "") -> list[str]:
 def _print(out: dict) -> None:
     print(f"map benchmark: {out['points']:,} points, {out['view']} view, layout {out['layout']}, "
           f"{out['regions']} region labels")
-    print(f"  building the generated map {out['build_map_s']} s, set_map {out['set_map_s']} s, "
+    print(f"  preparing the map {out['build_map_s']} s, set_map {out['set_map_s']} s, "
           f"point radius at fit {out['point_radius_px_at_fit']} px")
     for key, title in (("full_frame_ms", "full frame (re-render + overlays)"),
                        ("moved_frame_ms", "moved frame (cached image + overlays)")):
@@ -364,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="1280x800", help="view size WxH in pixels")
     ap.add_argument("--frames", type=int, default=60, help="frames per gesture")
     ap.add_argument("--layout", choices=("blobs", "tsne"), default="blobs")
+    ap.add_argument("--library", metavar="DB", help="measure the map of this library database "
+                    "instead of a generated one (its cached layout is used, or computed)")
     ap.add_argument("--theme", choices=("dark", "light"), default="dark")
     ap.add_argument("--no-regions", action="store_true", help="skip the region labels (k-means)")
     ap.add_argument("--screenshots", metavar="DIR", help="save PNGs of the map panel here")

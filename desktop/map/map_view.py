@@ -550,7 +550,7 @@ class MapView(QWidget):
         that a frame never stamps more than PIXEL_BUDGET pixels."""
         n = max(len(self._data), 1)
         area = max(self.width() * self.height(), 1) * 0.6
-        r_fit = float(np.clip(0.42 * math.sqrt(area / n), 1.2, 4.5))
+        r_fit = float(np.clip(0.42 * math.sqrt(area / n), 1.2, 5.5))
         r = float(np.clip(r_fit * max(self.zoom(), 1.0) ** 0.4, r_fit, 7.0))
         r = quantize_radius(r)
         while r > 1.0 and n_visible * kernel_size(r * self._dpr()) > PIXEL_BUDGET:
@@ -726,7 +726,9 @@ class MapView(QWidget):
             sprite = self._label_sprite(text, round(pt * 2) / 2, base)
             lw = sprite.width() / sprite.devicePixelRatio()
             lh = sprite.height() / sprite.devicePixelRatio()
-            rect = QRectF(sx - lw / 2, sy - lh / 2, lw, lh)
+            # just above the anchor point (a track of the region), so the label does not
+            # hide it; the sprite's halo padding keeps it clear of the point
+            rect = QRectF(sx - lw / 2, sy - lh - max(self.last_radius, 1.0) + 2, lw, lh)
             if rect.left() < 0 or rect.right() > w or rect.top() < 0 or rect.bottom() > h:
                 continue
             if any(rect.adjusted(-3, 0, 3, 0).intersects(o) for o in placed):
