@@ -155,7 +155,9 @@ def update_map(lib, lv: LibraryVectors, *, recompute: bool = False,
     current = None if recompute else lib.current_layout(lv.model, lv.kind, include_gone=True)
     if current is not None and bool(current.params.get("centred", False)) != lv.centred:
         current = None   # made from differently prepared vectors: lay out afresh
-    if current is None or current.track_ids.size < 4:
+    if current is not None and np.isin(current.track_ids, lv.track_ids).sum() < 4:
+        current = None   # (almost) every track of the old map is gone: nothing to place into
+    if current is None:
         coords = compute_layout(lv.vectors, params, progress=progress, cancel=cancel)
         layout_id = lib.save_layout(lv.model, lv.kind, lv.track_ids, coords,
                                     params={**params.to_dict(), "n_computed": int(len(lv)),
