@@ -174,6 +174,70 @@ def bench_launch(db_path: Path, *, repeats: int = 3) -> dict:
             "best_window_painted_s": min(r["window_painted_s"] or 1e9 for r in runs), "runs": runs}
 
 
+def bench_scan(folder: str, *, model: str | None = None, quick: bool = True,
+               analyse_s: float = 20.0) -> dict:
+    """Scan ``folder`` into a fresh library with the real window, and measure how the GUI
+    answers meanwhile (the longest gap between ticks of a 10 ms timer), the analysis rate, and
+    how long Cancel takes to stop the scan after ``analyse_s`` seconds of analysis."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.app import make_app
+    from desktop.main_window import MainWindow
+    from desktop.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TAGATLAS_CONFIG_DIR"] = os.path.join(tmp, "config")
+        app = make_app([sys.argv[0]])
+        settings = Settings()
+        if model:
+            settings.model = model
+        settings.quick_analysis = quick
+        settings.folders = [folder]
+        win = MainWindow(settings, db_path=os.path.join(tmp, "library.sqlite3"))
+        win.resize(1600, 960)
+        win.show()
+        ticks: list[float] = []
+        timer = QTimer(interval=10)
+        timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+        state: dict = {}
+
+        def progress(value) -> None:
+            phase, done, total, _ = value
+            now = time.monotonic()
+            if phase == "analyse":
+                state.setdefault("analyse_t0", now)
+                state.setdefault("analyse_done0", done)
+                state["analyse_last"] = (now, done, total)
+                if now - state["analyse_t0"] >= analyse_s and "cancel_t" not in state:
+                    state["cancel_t"] = time.monotonic()
+                    win.cancel_work()
+
+        def finished(summary) -> None:
+            state["end_t"] = time.monotonic()
+            state["summary"] = summary
+            QTimer.singleShot(200, app.quit)
+
+        win.scan_finished.connect(finished)
+        timer.start()
+        task = win.start_scan()
+        task.progress.connect(progress)
+        app.exec()
+        timer.stop()
+        win.close()
+        QApplication.processEvents()
+    gaps = np.diff(np.asarray(ticks)) if len(ticks) > 1 else np.zeros(1)
+    t_last, d_last, total = state.get("analyse_last", (0.0, 0, 0))
+    rate = ((d_last - state.get("analyse_done0", 0)) / (t_last - state["analyse_t0"])
+            if "analyse_t0" in state and t_last > state["analyse_t0"] else None)
+    return {"tracks": total, "analysed_before_cancel": d_last,
+            "tracks_per_s": rate,
+            "cancel_to_stopped_s": (task.ended_at - state["cancel_t"]) if "cancel_t" in state else None,
+            "gui_gap_p50_ms": float(np.percentile(gaps, 50) * 1000),
+            "gui_gap_p99_ms": float(np.percentile(gaps, 99) * 1000),
+            "gui_gap_max_ms": float(gaps.max() * 1000)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m desktop.bench_gui", description=__doc__.splitlines()[0])
     p.add_argument("--tracks", type=int, default=50_000)
@@ -181,7 +245,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rebuild", action="store_true", help="build the fixture again")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--scan", metavar="FOLDER", default=None,
+                   help="instead: scan FOLDER with the real window and measure GUI responsiveness, "
+                        "analysis speed and how fast Cancel stops the scan")
+    p.add_argument("--model", default=None, help="with --scan: the model (default: the app's)")
+    p.add_argument("--full", action="store_true", help="with --scan: full analysis, not quick")
+    p.add_argument("--cancel-after", type=float, default=20.0, metavar="S",
+                   help="with --scan: press Cancel after S seconds of analysis")
     args = p.parse_args(argv)
+    if args.scan:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        r = bench_scan(os.path.abspath(args.scan), model=args.model, quick=not args.full,
+                       analyse_s=args.cancel_after)
+        if args.json:
+            print(json.dumps(r, indent=2))
+            return 0
+        rate = f"{r['tracks_per_s']:.2f}" if r["tracks_per_s"] else "n/a"
+        stop = f"{r['cancel_to_stopped_s']:.2f} s" if r["cancel_to_stopped_s"] is not None else "n/a"
+        print(f"scan of {r['tracks']} tracks: {rate} tracks/s analysed; Cancel after "
+              f"{r['analysed_before_cancel']} tracks stopped the scan in {stop}")
+        print(f"GUI event loop while scanning: median gap {r['gui_gap_p50_ms']:.0f} ms, "
+              f"99th percentile {r['gui_gap_p99_ms']:.0f} ms, longest {r['gui_gap_max_ms']:.0f} ms "
+              f"(timer interval 10 ms)")
+        return 0
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     db = Path(args.db) if args.db else Path(tempfile.gettempdir()) / f"tagatlas-bench-{args.tracks}.sqlite3"
     if args.rebuild or not db.exists():

@@ -29,34 +29,19 @@ def _try_import(module: str):
 
 
 def load_map_job(task, db_path: str, model: str | None):
-    """The :class:`desktop.map.LibraryMap` of the library (computing the layout if needed)."""
-    from engine.library import Library
-    from engine.similarity import LayoutCancelled
+    """The map, computed in a child process: placing tracks, labelling regions and importing
+    scikit-learn take seconds of Python work that would otherwise stall the window."""
+    from desktop.child_process import call_in_child, load_library_map
 
-    from desktop.map import load_library_map
-
-    with Library(db_path) as lib:
-        try:
-            return load_library_map(lib, model, progress=lambda d, t: task.report((d, t)),
-                                    cancel=task.is_cancelled)
-        except LayoutCancelled:
-            return None
+    return call_in_child(load_library_map, db_path, model, cancelled=task.is_cancelled)
 
 
 def load_similar_job(task, db_path: str, model: str | None):
-    """A :class:`desktop.similar_panel.SimilarSource` (its library is set on the GUI side)."""
-    from engine.errors import LibraryError
-    from engine.library import Library
+    """A :class:`desktop.similar_panel.SimilarSource` (its library is set on the GUI side),
+    built in a child process (50,000 tracks of Python work)."""
+    from desktop.child_process import call_in_child, load_similar_source
 
-    from desktop.similar_panel import SimilarSource
-
-    with Library(db_path) as lib:
-        try:
-            src = SimilarSource.from_library(lib, model)
-        except LibraryError:
-            return None
-    src.library = None
-    return src
+    return call_in_child(load_similar_source, db_path, model, cancelled=task.is_cancelled)
 
 
 class Integration:
@@ -235,12 +220,6 @@ class Integration:
             self.map_stack.setCurrentIndex(1)
             self.map_bar.setRange(0, 0)
 
-        def progress(value) -> None:
-            done, total = value
-            if total:
-                self.map_bar.setRange(0, total)
-                self.map_bar.setValue(done)
-
         def done(library_map) -> None:
             self.map_stack.setCurrentIndex(0)
             self.map_panel.set_map(library_map)
@@ -256,8 +235,7 @@ class Integration:
                 self.load_map()
 
         self._map_task = win.runner.run(load_map_job, win.db_path, snap.model, on_result=done,
-                                        on_error=failed, on_progress=progress,
-                                        on_finished=finished, name="map")
+                                        on_error=failed, on_finished=finished, name="map")
         return self._map_task
 
     def load_similar(self):

@@ -65,29 +65,16 @@ class ScanRequest:
 
 
 def scan_job(task, db_path: str, req: ScanRequest):
-    """Scan ``req.folders`` into the library; reports ``(phase, done, total, path)``; returns the
+    """Scan ``req.folders`` into the library (in a child process, see
+    :mod:`desktop.child_process`); reports ``(phase, done, total, path)``; returns the
     :class:`engine.library.scanner.ScanSummary`."""
-    from engine.library import Library
-    from engine.library.scanner import scan
+    from .child_process import run_scan
 
-    def progress(phase: str, done: int, total: int, path: str) -> None:
-        task.report((phase, done, total, path), force=done == total and total > 0)
+    def report(value) -> None:
+        phase, done, total, _path = value
+        task.report(value, force=total > 0 and done == total)
 
-    with Library(db_path) as lib:
-        tagger = None
-        if req.analyse and req.max_patches is not None:
-            from engine.tagger import Tagger
-
-            task.report(("load", 0, 0, req.model), force=True)
-            tagger = Tagger(req.model, device=req.device, workers=req.workers,
-                            max_patches=req.max_patches)
-        try:
-            return scan(lib, req.folders, model=req.model, analyse=req.analyse, tagger=tagger,
-                        workers=req.workers, device=req.device, progress=progress,
-                        cancel=task.is_cancelled, retry_failed=req.retry_failed)
-        finally:
-            if tagger is not None:
-                tagger.close()
+    return run_scan(db_path, req, report=report, cancelled=task.is_cancelled)
 
 
 def load_library_job(task, shared: SharedLibrary, model: str | None):
@@ -174,13 +161,11 @@ def last_write_job(task, shared: SharedLibrary):
 
 
 def device_job(task, device: str | None) -> str:
-    """The inference device in words (imports torch, so it runs off the GUI thread)."""
-    from engine.tagger import describe_device, pick_device
+    """The inference device in words. It imports torch (seconds of work that would hold the
+    interpreter lock), so it runs in a child process."""
+    from .child_process import call_in_child, describe_device
 
-    try:
-        return describe_device(pick_device(device))
-    except Exception as exc:
-        return f"unavailable: {exc}"
+    return call_in_child(describe_device, device, cancelled=task.is_cancelled, timeout_s=120)
 
 
 def export_m3u8_job(task, shared: SharedLibrary, track_ids: list[int], out_path: str) -> str:

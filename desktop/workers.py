@@ -169,7 +169,10 @@ class Runner(QObject):
 
         def ended() -> None:
             self._active.discard(task)
-            self.task_finished.emit(task)
+            try:
+                self.task_finished.emit(task)
+            except RuntimeError:  # the runner's window is gone; nobody is listening
+                pass
 
         task.finished.connect(ended)
         (self.write_pool if writes else self.pool).start(_Runnable(task))

@@ -88,6 +88,8 @@ def _scanned_window(qtbot, settings, tmp_path, n=3):
 
 
 def test_review_write_then_undo(qtbot, themed_app, gui_settings, tmp_path):
+    """One track through the review panel (reject a tag, write, undo there), then the whole
+    library written at once and undone with Ctrl+Z in the main window."""
     win, tracks = _scanned_window(qtbot, gui_settings, tmp_path)
     path = tracks[0]
     tid = next(r.id for r in win.library_model.snapshot.rows if r.path == str(path))
@@ -128,14 +130,13 @@ def test_review_write_then_undo(qtbot, themed_app, gui_settings, tmp_path):
     assert "TAGATLAS_SCORES" not in {k.upper() for k in f.keys()}
     qtbot.waitUntil(lambda: win.library_model.get_row(tid).status == "analysed", timeout=10_000)
     dlg.close()
+    qtbot.waitUntil(lambda: win.review is None)
 
-
-def test_undo_shortcut_in_main_window(qtbot, themed_app, gui_settings, tmp_path):
-    win, tracks = _scanned_window(qtbot, gui_settings, tmp_path, n=2)
+    # write every track from a review of the whole selection, then undo with Ctrl+Z in the window
     ids = [r.id for r in win.library_model.snapshot.rows]
     win.select_ids(ids)
     dlg = win.open_review()
-    qtbot.waitUntil(lambda: len(dlg.file_tags) == 2)
+    qtbot.waitUntil(lambda: len(dlg.file_tags) == len(tracks))
     dlg.set_threshold("genre", 0.0)
     with qtbot.waitSignal(dlg.written, timeout=30_000):
         dlg.write()
@@ -149,7 +150,7 @@ def test_undo_shortcut_in_main_window(qtbot, themed_app, gui_settings, tmp_path)
     qtbot.keyClick(win.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: all("genre" not in mutagen.File(p) for p in tracks), timeout=30_000)
     qtbot.waitUntil(lambda: not win.is_loading() and win.undo_task is None, timeout=10_000)
-    assert "Restored the previous tags of 2 files" in win.statusBar().currentMessage()
+    assert f"Restored the previous tags of {len(tracks)} files" in win.statusBar().currentMessage()
 
 
 def test_cancel_stops_a_scan_within_a_second(qtbot, themed_app, gui_settings, tmp_path):

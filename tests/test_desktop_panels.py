@@ -7,26 +7,60 @@ import os
 import pytest
 from PySide6.QtCore import Qt
 
-from tests._desktop_util import gui_settings, make_music, themed_app  # noqa: F401 - fixtures
+from tests._desktop_util import make_music
 
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def scanned(qtbot, themed_app, gui_settings, tmp_path):
-    from desktop.main_window import MainWindow
+def _wait(condition, timeout_s: float) -> None:
+    import time
 
-    music = tmp_path / "Music"
+    from PySide6.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("timed out")
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def scanned(qapp, tmp_path_factory):
+    """One window over one scanned library for the tests of this module (they only read)."""
+    import os as _os
+
+    from desktop import theme
+    from desktop.main_window import MainWindow
+    from desktop.settings import Settings
+    from tests._desktop_util import ensure_gui_model
+
+    tmp = tmp_path_factory.mktemp("panels")
+    old = {k: _os.environ.get(k) for k in ("TAGATLAS_CONFIG_DIR", "TAGATLAS_DB")}
+    _os.environ["TAGATLAS_CONFIG_DIR"] = str(tmp / "config")
+    _os.environ["TAGATLAS_DB"] = str(tmp / "library.sqlite3")
+    theme.apply_theme(qapp, dark=False)
+    settings = Settings()
+    settings.model = ensure_gui_model()
+    settings.workers = 0
+    settings.device = "cpu"
+    music = tmp / "Music"
     make_music(music, 8)
-    gui_settings.folders = [str(music)]
-    win = MainWindow(gui_settings)
-    qtbot.addWidget(win)
+    settings.folders = [str(music)]
+    win = MainWindow(settings)
     win.resize(1500, 900)
     win.show()
-    with qtbot.waitSignal(win.scan_finished, timeout=60_000):
-        win.start_scan()
-    qtbot.waitUntil(lambda: not win.is_loading(), timeout=10_000)
-    return win
+    done = []
+    win.scan_finished.connect(done.append)
+    win.start_scan()
+    _wait(lambda: done and not win.is_loading(), 60)
+    yield win
+    win.close()
+    for k, v in old.items():
+        if v is None:
+            _os.environ.pop(k, None)
+        else:
+            _os.environ[k] = v
 
 
 def _map_loaded(qtbot, win):
@@ -64,9 +98,11 @@ def test_space_plays_a_preview_of_the_selected_track(qtbot, scanned):
     win = scanned
     player = win.player
     assert player is not None
+    win.tabs.setCurrentIndex(0)
     tid = win.library_model.snapshot.rows[1].id
     win.select_ids([tid])
     win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
     win.table.setFocus()
     errors = []
     player.error_occurred.connect(errors.append)
