@@ -41,7 +41,7 @@ class ChipsDelegate(QStyledItemDelegate):
         for name, score, passes in chips:
             label = f"{name}"
             pct = f"{score * 100:.0f}%"
-            w = fm.horizontalAdvance(label) + fm.horizontalAdvance(pct) + 24
+            w = fm.horizontalAdvance(label) + fm.horizontalAdvance(pct) + 20
             if x + w > rect.right():
                 if x == rect.left():
                     w = rect.right() - x
@@ -59,10 +59,10 @@ class ChipsDelegate(QStyledItemDelegate):
             painter.setBrush(bg)
             painter.drawRoundedRect(QRectF(x, y, w, h), h / 2, h / 2)
             painter.setPen(fg)
-            text_rect = QRectF(x + 8, y, w - 16, h)
+            text_rect = QRectF(x + 7, y, w - 14, h)
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                              fm.elidedText(label, Qt.TextElideMode.ElideRight,
-                                           int(w - 20 - fm.horizontalAdvance(pct))))
+                                           int(w - 18 - fm.horizontalAdvance(pct))))
             muted = QColor(fg)
             muted.setAlphaF(0.7)
             painter.setPen(muted)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QObject, QSize, Qt, QTimer, Signal
@@ -270,8 +269,8 @@ class MainWindow(QMainWindow):
         hh.setSectionsMovable(True)
         hh.setStretchLastSection(False)
         hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        widths = {"title": 230, "artist": 150, "album": 170, "genre": 100, "mood": 80,
-                  "predicted": 300, "status": 105}
+        widths = {"title": 210, "artist": 140, "album": 160, "genre": 100, "mood": 70,
+                  "predicted": 300, "status": 100}
         hh.setMinimumSectionSize(60)
         for c, name in enumerate(COLUMNS):
             hh.resizeSection(c, widths[name])
@@ -345,7 +344,7 @@ class MainWindow(QMainWindow):
         self.split.addWidget(self.side)
         self.split.setStretchFactor(0, 1)
         self.split.setStretchFactor(1, 0)
-        self.split.setSizes([1160, 440])
+        self.split.setSizes([1180, 420])
         self.split.setChildrenCollapsible(False)
 
         # progress strip
@@ -805,6 +804,8 @@ class MainWindow(QMainWindow):
         found = summary.new + summary.changed + summary.unchanged + summary.moved
         if summary.cancelled:
             msg = "Scan cancelled. Rescan (Ctrl+R) to carry on where it stopped."
+        elif not (summary.new or summary.changed or summary.moved or summary.gone or summary.analysed):
+            msg = f"Your library is up to date: {found:,} tracks, nothing new or changed."
         else:
             msg = (f"Scan finished: {found:,} tracks, {summary.new:,} new, {summary.analysed:,} "
                    f"analysed in {summary.elapsed_s:.0f} s")

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     folder = str(Path(args.folder).resolve())
 
-    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtCore import Qt
 
     from desktop import theme
     from desktop.app import make_app
