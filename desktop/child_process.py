@@ -49,21 +49,10 @@ def _child_main(db_path: str, req: Any, conn, cancel_event) -> None:
         from engine.library.scanner import scan
 
         with Library(db_path) as lib:
-            tagger = None
-            if req.analyse and req.max_patches is not None:
-                from engine.tagger import Tagger
-
-                conn.send(("progress", ("load", 0, 0, req.model)))
-                tagger = Tagger(req.model, device=req.device, workers=req.workers,
-                                max_patches=req.max_patches)
-            try:
-                summary = scan(lib, req.folders, model=req.model, analyse=req.analyse,
-                               tagger=tagger, workers=req.workers, device=req.device,
-                               progress=progress, cancel=cancel_event.is_set,
-                               retry_failed=req.retry_failed)
-            finally:
-                if tagger is not None:
-                    tagger.close()
+            summary = scan(lib, req.folders, model=req.model, analyse=req.analyse,
+                           workers=req.workers, device=req.device, progress=progress,
+                           cancel=cancel_event.is_set, retry_failed=req.retry_failed,
+                           max_patches=req.max_patches)
         conn.send(("done", summary))
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the app
         try:

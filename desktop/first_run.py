@@ -76,8 +76,8 @@ class FirstRunPage(QWidget):
         model_row.addWidget(change, 0, Qt.AlignmentFlag.AlignTop)
         grid.addLayout(model_row, 2, 1)
         grid.addWidget(_caption("Model"), 2, 0, Qt.AlignmentFlag.AlignTop)
-        self.quick_check = QCheckBox(f"Quick analysis ({QUICK_MAX_PATCHES} excerpts per track; "
-                                     "recommended without a GPU)")
+        self.quick_check = QCheckBox(f"Quick analysis ({QUICK_MAX_PATCHES} excerpts per track, about "
+                                     "10× faster; untick to listen to every second)")
         self.quick_check.setChecked(settings.quick_analysis)
         grid.addWidget(self.quick_check, 3, 1)
         grid.setColumnStretch(1, 1)
@@ -123,9 +123,6 @@ class FirstRunPage(QWidget):
 
     def set_device(self, text: str) -> None:
         self.device_label.setText(text)
-        on_cpu = text.startswith("CPU")
-        if on_cpu and not self.settings.quick_analysis and not getattr(self, "_quick_touched", False):
-            self.quick_check.setChecked(True)
 
     def set_model(self, name: str) -> None:
         """Show the model ``name`` with a line about what it was trained on."""

@@ -59,7 +59,7 @@ class ScanRequest:
     model: str
     device: str | None = None
     workers: int | None = None
-    max_patches: int | None = None
+    max_patches: int | str | None = "fast"     # the scanner's: "fast", a number, or None (all)
     retry_failed: bool = False
     analyse: bool = True
 

@@ -624,7 +624,7 @@ class MainWindow(QMainWindow):
 
     def _update_engine_label(self) -> None:
         shown = self.library_model.snapshot.model or self.settings.model
-        quick = "  ·  quick analysis" if self.settings.quick_analysis else ""
+        quick = "  ·  quick analysis" if self.settings.quick_analysis else "  ·  full analysis"
         self.engine_label.setText(f"{shown}  ·  {self._device_text or '…'}{quick}")
         self.first_run.set_model(self.settings.model)
 

@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out_dir", help="where to save the PNG files")
     p.add_argument("--db", default=None, help="library database (default: OUT_DIR/library.sqlite3)")
     p.add_argument("--model", default=None, help="model bundle (default: the app's default)")
-    p.add_argument("--quick", action="store_true", help="quick analysis (a few excerpts per track)")
+    p.add_argument("--full", action="store_true",
+                   help="full analysis (every excerpt) instead of the default quick one")
     p.add_argument("--size", default="1600x960", help="window size, WIDTHxHEIGHT")
     p.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
     args = p.parse_args(argv)
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.model:
         settings.model = args.model
-    settings.quick_analysis = args.quick
+    settings.quick_analysis = not args.full
     win = MainWindow(settings)
     win.resize(width, height)
     win.show()
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def start() -> None:
         win.first_run.folder_edit.setText(folder)
-        win.first_run.quick_check.setChecked(args.quick)
+        win.first_run.quick_check.setChecked(not args.full)
         _grab(win, out / "first-run.png")
         win._first_scan(folder)
 

@@ -13,7 +13,7 @@ def test_settings_live_in_the_isolated_folder_and_persist(gui_settings, tmp_path
     assert config_path() == tmp_path / "config" / "settings.ini"
     s = gui_settings
     s.folders = [str(tmp_path / "Music"), str(tmp_path / "Music"), str(tmp_path / "More")]
-    s.quick_analysis = True
+    s.quick_analysis = False
     s.mode = "merge"
     s.id3_version = 3
     s.write_scores = False
@@ -25,7 +25,7 @@ def test_settings_live_in_the_isolated_folder_and_persist(gui_settings, tmp_path
     again = Settings()                       # a new instance reads the file back
     assert again.folders == [str(tmp_path / "Music"), str(tmp_path / "More")]
     assert again.model == s.model and again.workers == 0 and again.device == "cpu"
-    assert again.quick_analysis and again.max_patches == 8
+    assert not again.quick_analysis and again.max_patches is None      # full analysis
     assert again.threshold_for("genre") == 0.3 and again.threshold_for("mood") is None
     p = again.policy()
     assert p.mode == "merge" and p.id3_version == 3 and p.write_scores is False
@@ -37,13 +37,16 @@ def test_settings_live_in_the_isolated_folder_and_persist(gui_settings, tmp_path
 
 def test_defaults_match_the_engine(tmp_path, monkeypatch):
     monkeypatch.setenv("TAGATLAS_CONFIG_DIR", str(tmp_path / "fresh"))
-    from desktop.settings import Settings
+    from desktop.settings import QUICK_MAX_PATCHES, Settings
     from engine.bundle import DEFAULT_MODEL
     from engine.metadata import TagPolicy
+    from engine.tagger import FAST_ANALYSIS_PATCHES
 
     s = Settings()
     assert s.folders == [] and s.model == DEFAULT_MODEL and s.device == "auto"
-    assert s.engine_device is None and s.workers is None and s.max_patches is None
+    assert s.engine_device is None and s.workers is None
+    assert s.quick_analysis and s.max_patches == "fast"      # the scanner's default depth
+    assert QUICK_MAX_PATCHES == FAST_ANALYSIS_PATCHES        # what the checkbox promises
     assert s.policy().to_dict() == TagPolicy().to_dict()
 
 
