@@ -68,6 +68,8 @@ class FirstRunPage(QWidget):
         self.model_desc = QLabel()
         self.model_desc.setProperty("role", "hint")
         self.model_desc.setWordWrap(True)
+        # wrapped text inside nested layouts: reserve its lines, so the card never clips it
+        self.model_desc.setMinimumHeight(self.model_desc.fontMetrics().lineSpacing() * 3 + 2)
         names = QVBoxLayout()
         names.setSpacing(2)
         names.addWidget(self.model_label)
@@ -76,8 +78,9 @@ class FirstRunPage(QWidget):
         model_row.addWidget(change, 0, Qt.AlignmentFlag.AlignTop)
         grid.addLayout(model_row, 2, 1)
         grid.addWidget(_caption("Model"), 2, 0, Qt.AlignmentFlag.AlignTop)
-        self.quick_check = QCheckBox(f"Quick analysis ({QUICK_MAX_PATCHES} excerpts per track, about "
-                                     "10× faster; untick to listen to every second)")
+        self.quick_check = QCheckBox(f"Quick analysis ({QUICK_MAX_PATCHES} excerpts per track, about 10× faster)")
+        self.quick_check.setToolTip("Listen to a few 3-second excerpts spread over each track; the "
+                                    "tags hardly differ. Untick to analyse every second.")
         self.quick_check.setChecked(settings.quick_analysis)
         grid.addWidget(self.quick_check, 3, 1)
         grid.setColumnStretch(1, 1)
@@ -135,7 +138,7 @@ class FirstRunPage(QWidget):
         except ModelError:
             self.model_desc.setText("This model is not installed; choose another one.")
             return
-        desc = (info.description or "").split(". ")[0].rstrip(".")
+        desc = (info.description or "").split(". ")[0].split(":")[0].rstrip(".")
         auc = info.metrics.get("roc_auc") if isinstance(info.metrics, dict) else None
         if isinstance(auc, (int, float)):
             desc += f" (ROC-AUC {auc:.2f})"
