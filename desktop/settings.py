@@ -28,7 +28,7 @@ ENV_CONFIG_DIR = "TAGATLAS_CONFIG_DIR"
 #: How many 3-second excerpts per track "quick analysis" listens to, spread over the track (the
 #: engine's ``FAST_ANALYSIS_PATCHES``, the scanner's default; named here so the GUI can say it
 #: without importing torch).
-QUICK_MAX_PATCHES = 8
+from engine.tagger import FAST_ANALYSIS_PATCHES as QUICK_MAX_PATCHES  # noqa: E402
 
 CATEGORY_LABELS = {"genre": "Genre", "mood": "Mood", "instrument": "Instruments & vocals",
                    "era": "Era", "other": "Other"}

@@ -104,6 +104,10 @@ def _decode_job(path: str, spec: FeatureSpec, max_patches: int | None):
         return AudioError(path, f"unexpected decoder failure: {type(exc).__name__}: {exc}")
 
 
+class _Cancelled(Exception):
+    """Raised inside inference when the caller's cancel() turned true (never escapes iter_tag)."""
+
+
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -138,6 +142,7 @@ class Tagger:
         self.max_patches = max_patches
         self._pool: cf.ProcessPoolExecutor | None = None
         self._torch = torch
+        self._cancelled: CancelFn = lambda: False
 
     #: What a decode worker runs for one file (a module-level function, so it pickles).
     decode_job = staticmethod(_decode_job)
@@ -220,6 +225,8 @@ class Tagger:
         inputs, counts = self._inputs(tracks)
         probs, embs = [], []
         for a in range(0, inputs.shape[0], self.batch_size):
+            if self._cancelled():
+                raise _Cancelled
             p, e = self._run_model(inputs[a:a + self.batch_size])
             probs.append(p)
             embs.append(e)
@@ -263,9 +270,19 @@ class Tagger:
         between steps, and a cancelled run stops promptly (decodes in flight are killed).
         """
         paths = [os.fsdecode(p) for p in paths]
+        cancelled = cancel or (lambda: False)
+        self._cancelled = cancelled
+        try:
+            yield from self._iter_tag(paths, progress, cancelled)
+        except _Cancelled:
+            self._kill_pool()
+        finally:
+            self._cancelled = lambda: False
+
+    def _iter_tag(self, paths: list[str], progress: ProgressFn | None,
+                  cancelled: CancelFn) -> Iterator[TagResult]:
         total = len(paths)
         done = 0
-        cancelled = cancel or (lambda: False)
 
         def report(result: TagResult) -> TagResult:
             nonlocal done

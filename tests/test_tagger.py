@@ -152,3 +152,18 @@ def test_cuda_and_cpu_agree(library, centre_bundle):
     gpu = Tagger(centre_bundle, device="cuda", workers=0).tag_files(good[:2])
     for a, b in zip(cpu, gpu):
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+
+
+def test_cancel_is_checked_between_inference_batches(tmp_path, patch_bundle):
+    song = write_audio(tmp_path / "long.wav", music_like(40.0, 8000, seed=2), 8000)
+    calls = {"n": 0}
+    tagger = Tagger(patch_bundle, workers=0, batch_size=1)
+    run_model = tagger._run_model
+
+    def counting(x):
+        calls["n"] += 1
+        return run_model(x)
+
+    tagger._run_model = counting
+    results = list(tagger.iter_tag([song], cancel=lambda: calls["n"] >= 3))
+    assert results == [] and calls["n"] == 3  # stopped mid-track, not after all ~40 patches

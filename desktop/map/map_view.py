@@ -679,7 +679,9 @@ class MapView(QWidget):
             p.scale(k, k)
             p.drawImage(QPointF(0, 0), self._cache_img)
             p.restore()
-        self._render_timer.start(RERENDER_DELAY_MS)
+        # Start (not restart) the sharp re-render: a stream of repaints must not postpone it forever.
+        if not self._render_timer.isActive():
+            self._render_timer.start(RERENDER_DELAY_MS)
 
     def _paint_empty(self, p: QPainter) -> None:
         p.setPen(_qcolor(self._theme.muted))

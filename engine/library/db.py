@@ -505,7 +505,7 @@ class Library:
 
     def _migrate(self) -> None:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")  # one process migrates at a time
+        conn.execute("BEGIN")  # a read: never waits for a scan that is writing (WAL)
         try:
             current = self.schema_version
             n_tables = conn.execute(
