@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 
 import numpy as np
 
-from ..errors import FileError, LibraryError
+from ..errors import FileError, LibraryError, printable_path  # noqa: F401  (re-exported)
 from ..paths import default_db_path
 
 # --- paths -----------------------------------------------------------------------------------
@@ -49,11 +49,6 @@ def path_to_db(path: str | bytes | os.PathLike) -> bytes:
 def path_from_db(value: bytes) -> str:
     """Inverse of :func:`path_to_db`: a ``str`` that opens the same file."""
     return os.fsdecode(bytes(value))
-
-
-def printable_path(path: str | bytes | os.PathLike) -> str:
-    """A path as valid UTF-8 text for display and search (undecodable bytes as ``\\xNN``)."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _under_range(root: str | bytes | os.PathLike) -> tuple[bytes, bytes]:
