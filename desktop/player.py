@@ -174,6 +174,11 @@ class PreviewPlayer(QWidget):
 
     # ------------------------------------------------------------------ setup
     def _make_player(self) -> None:
+        if not self.has_audio_device():
+            # Without an output device Qt's audio backends can block inside QAudioOutput calls
+            # (seen with PulseAudio absent); say so plainly instead of starting them.
+            self._unavailable = "no audio output device was found on this computer"
+            return
         try:
             self._player = QMediaPlayer(self)
             self._audio = QAudioOutput(self)

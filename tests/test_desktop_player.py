@@ -100,3 +100,16 @@ def test_without_qtmultimedia_the_player_explains_and_stays_disabled(qtbot, monk
     p.stop()
     p.seek(3.0)
     assert p.state() == "stopped"
+
+
+def test_without_an_audio_device_it_says_so_and_never_starts_the_backend(qtbot, tmp_path, monkeypatch):
+    from desktop.player import PreviewPlayer
+
+    monkeypatch.setattr(PreviewPlayer, "has_audio_device", lambda self: False)
+    p = PreviewPlayer()
+    qtbot.addWidget(p)
+    assert not p.is_available() and p._audio is None
+    assert p.unavailable_reason() == "no audio output device was found on this computer"
+    with qtbot.waitSignal(p.error_occurred, timeout=1000) as blocker:
+        assert not p.play_file(write_wav(tmp_path / "tone.wav"))
+    assert blocker.args[0] == "Cannot play tone.wav: no audio output device was found on this computer"
