@@ -112,6 +112,20 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def default_batch_size(spec: FeatureSpec, cuda: bool) -> int:
+    """Patches per forward pass.
+
+    On CUDA, large batches keep the GPU busy. On CPU, patch models (musicnn, vgg) are fastest
+    with tiny batches: their widest activations are ~9 MB per 3-s patch, and two patches keep
+    them in the L3 cache, so a 4-minute track runs 1.64 s at batch 2 against 2.00 s at batch 32
+    (``python -m training.bench_musicnn --batch N``, 2 cores). The seed models take one 29-s excerpt per
+    track and are fastest around 8.
+    """
+    if spec.excerpt == "centre":
+        return 64 if cuda else 8
+    return 256 if cuda else 2
+
+
 class Tagger:
     """Tag audio files with one model bundle.
 
@@ -137,7 +151,7 @@ class Tagger:
         self.workers = default_workers() if workers is None else max(0, workers)
         cuda = self.device.startswith("cuda")
         if batch_size is None:
-            batch_size = (64 if cuda else 8) if self.spec.excerpt == "centre" else (256 if cuda else 32)
+            batch_size = default_batch_size(self.spec, cuda)
         self.batch_size = batch_size
         self.max_patches = max_patches
         self._pool: cf.ProcessPoolExecutor | None = None

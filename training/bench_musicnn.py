@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the figures to this JSON file")
     ap.add_argument("--tracks-from", nargs="*", default=None, metavar="FILE",
                     help="time these files instead of generated ones")
+    ap.add_argument("--batch", type=int, default=None,
+                    help="patches per forward pass (default: the Tagger's choice for the device)")
     ap.add_argument("--only-per-track", action="store_true",
                     help="measure only the default per-track time (for back-to-back comparisons)")
     args = ap.parse_args(argv)
@@ -112,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"model": args.model, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "track_seconds": args.seconds, "tracks": len(paths), "repeats": args.repeats}
 
-    tagger = Tagger(args.model, workers=0, device="cpu")
+    tagger = Tagger(args.model, workers=0, device="cpu", batch_size=args.batch)
+    report["batch"] = tagger.batch_size
     tagger.tag_files([paths[0]])                                   # warm-up (filter bank, kernels)
     per_track = []
     for p in paths:
@@ -123,14 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     report["default_per_track_each_s"] = per_track
     if args.only_per_track:
         report["load_average_before_after"] = [load0[0], os.getloadavg()[0]]
-        print(f"default analysis, one track at a time: {report['default_per_track_s']:.2f} s/track "
+        print(f"default analysis (batch {report['batch']}), one track at a time: {report['default_per_track_s']:.2f} s/track "
               f"(median over {len(paths)} tracks of the median of {args.repeats} runs)")
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         return 0
     report["breakdown"] = breakdown(tagger, paths[0], args.repeats)
 
-    pooled = Tagger(args.model, device="cpu")                       # decode workers + batching
+    pooled = Tagger(args.model, device="cpu", batch_size=args.batch)                       # decode workers + batching
     pooled.tag_files(paths[:1])
     t_all, full = _median_time(lambda: pooled.tag_files(paths), args.repeats)
     pooled.close()
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     full_all = [r for r in full_all if r.ok]
     fast_report = {}
     for k in args.max_patches:
-        fast = Tagger(args.model, workers=0, device="cpu", max_patches=k)
+        fast = Tagger(args.model, workers=0, device="cpu", max_patches=k, batch_size=args.batch)
         t, _ = _median_time(lambda: fast.tag_files([paths[0]]), args.repeats)
         res = [r for r in fast.tag_files([r.path for r in full_all])]
         fast_report[str(k)] = {"per_track_s": t, **agreement(full_all, res)}
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     report["fast_mode"] = fast_report
     report["load_average_before_after"] = [load0[0], os.getloadavg()[0]]
 
-    print(f"model {args.model}; {len(paths)} generated tracks of {args.seconds:.0f} s at 44.1 kHz; "
+    print(f"model {args.model}, batch {report['batch']}; {len(paths)} generated tracks of {args.seconds:.0f} s at 44.1 kHz; "
           f"{report['cpu_count']} CPUs, torch threads {report['torch_threads']}; medians of {args.repeats}")
     b = report["breakdown"]
     print(f"default analysis, one track at a time: {report['default_per_track_s']:.2f} s/track "
