@@ -20,6 +20,7 @@ from engine.metadata import (FileTags, TagChange, TagPolicy, WriteRecord, apply_
                              format_for, plan_changes, read_cover, read_tags,
                              remove_stale_temp_files, restore_fields, supported_extensions,
                              try_read_tags)
+from engine.metadata import safewrite
 
 
 def write(path, policy=None, **kw):
@@ -244,14 +245,36 @@ def test_restore_refuses_another_format(tmp_path):
 
 
 def test_stale_temp_files_are_cleaned(tmp_path):
-    old = tmp_path / ".tagatlas-abc123.tmp"
-    young = tmp_path / ".tagatlas-def456.tmp"
-    keep = tmp_path / "song.mp3"
-    for p in (old, young, keep):
+    import fcntl
+
+    stale = tmp_path / ".tagatlas-abcd1234.tmp"
+    held = tmp_path / ".tagatlas-efgh5678.tmp"               # a live write holds its lock
+    others = [tmp_path / ".tagatlas-notes.tmp", tmp_path / "song.mp3", tmp_path / ".tagatlas-ab.tmp"]
+    for p in (stale, held, *others):
         p.write_bytes(b"x")
-    os.utime(old, (time.time() - 7200, time.time() - 7200))
-    assert remove_stale_temp_files(tmp_path) == [old]
-    assert young.exists() and keep.exists() and not old.exists()
+    assert remove_stale_temp_files(tmp_path) == []          # changed within the last minute
+    with open(held, "rb") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        time.sleep(0.01)
+        assert remove_stale_temp_files(tmp_path, older_than_s=0) == [stale]
+    assert held.exists() and all(p.exists() for p in others) and not stale.exists()
+
+
+def test_clean_up_never_takes_the_file_of_a_write_in_progress(tmp_path):
+    """The temporary copy's modification time is the original's (often years old), so age alone
+    cannot tell; the write's lock does."""
+    path = make_audio("flac", tmp_path)
+    os.utime(path, (time.time() - 10 * 365 * 86400,) * 2)
+    seen = {}
+
+    def edit(tmp):
+        seen["removed"] = remove_stale_temp_files(tmp_path, older_than_s=0)
+        seen["tmp_exists"] = os.path.exists(tmp)
+        mutagen.flac.FLAC(tmp).save()
+
+    safewrite.atomic_rewrite(path, edit)
+    assert seen == {"removed": [], "tmp_exists": True}
+    assert not temp_leftovers(tmp_path)
 
 
 def test_registry_covers_the_decoded_formats():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,6 +177,32 @@ def test_missing_root_changes_nothing(lib, tmp_path, tagger):
     with pytest.raises(LibraryError):
         scan(lib, [root, tmp_path / "unplugged-drive"], tagger=tagger)
     assert lib.status_counts() == {"analysed": 2}
+
+
+def test_scan_removes_leftovers_of_killed_tag_writes_only(lib, tmp_path, monkeypatch):
+    """A tag write killed mid-way leaves a hidden copy of the song; the next scan deletes it,
+    unless a write in progress holds it or it changed within the last minute."""
+    import fcntl
+    import time
+
+    root = tmp_path / "music"
+    paths = [Path(p) for p in make_tree(root, 2)]
+    folder = paths[0].parent
+    leftover = folder / ".tagatlas-k1ll3d00.tmp"
+    live = folder / ".tagatlas-l1ve0000.tmp"
+    foreign = folder / ".tagatlas-mine.tmp"               # not a name Tag Atlas makes
+    for p in (leftover, live, foreign):
+        p.write_bytes(paths[0].read_bytes())
+    s = scan(lib, [root], analyse=False)
+    assert s.temp_files_removed == 0 and leftover.exists()   # too recent to be sure
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 120)
+    with open(live, "rb") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        s = scan(lib, [root], analyse=False)
+    assert s.temp_files_removed == 1 and not leftover.exists()
+    assert live.exists() and foreign.exists() and all(p.exists() for p in paths)
+    assert s.unchanged == 2
 
 
 def test_no_analyse_then_analyse_later_and_a_second_model(lib, tmp_path, tagger):

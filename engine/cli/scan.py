@@ -151,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {s.loops} folder links lead back into folders already scanned; they were followed once")
     if s.skipped:
         print(f"note: {s.skipped} hidden or system entries were skipped")
+    if s.temp_files_removed:
+        print(f"note: removed {s.temp_files_removed} hidden temporary copies left by tag writes that were "
+              "interrupted (your files were not affected)")
     for folder, why in s.unlisted:
         print(f"could not read folder {printable(folder)}: {why}; its files were left as they were")
     shown = s.failures[:20]

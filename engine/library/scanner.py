@@ -71,11 +71,14 @@ class WalkResult:
     skipped: int = 0        # hidden/system entries left out
     loops: int = 0          # folders reached a second time (symlink loops, repeated roots)
     complete: bool = True   # False when cancelled part-way
+    temp_folders: list[str] = field(default_factory=list)  # folders holding tag-write temp files
 
 
 def walk_audio_files(roots: Iterable[str | os.PathLike], *, extensions: Iterable[str] | None = None,
                      progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> WalkResult:
     """Every regular audio file under ``roots`` (each real folder and each file once)."""
+    from ..metadata.safewrite import TEMP_NAME
+
     exts = frozenset(e.lower() for e in extensions) if extensions is not None else _supported_extensions()
     result = WalkResult(files=[])
     seen_dirs: set[tuple[int, int]] = set()
@@ -130,6 +133,8 @@ def walk_audio_files(roots: Iterable[str | os.PathLike], *, extensions: Iterable
             name = entry.name
             if is_hidden_or_system(name):
                 result.skipped += 1
+                if TEMP_NAME.match(name) and result.temp_folders[-1:] != [folder]:
+                    result.temp_folders.append(folder)
                 continue
             try:
                 is_dir = entry.is_dir()  # follows symlinks
@@ -248,6 +253,7 @@ class ScanSummary:
     analysed: int = 0        # tracks analysed in this scan
     skipped: int = 0         # hidden/system entries left out
     loops: int = 0           # folders reached twice (symlink loops)
+    temp_files_removed: int = 0  # leftovers of killed tag writes, deleted
     unlisted: list[tuple[str, str]] = field(default_factory=list)
     failures: list[ScanFailure] = field(default_factory=list)
     model: str | None = None
@@ -343,6 +349,10 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
     # 1. walk -------------------------------------------------------------------------------------
     walk = walk_audio_files(roots, progress=report, cancel=is_cancelled)
     summary.skipped, summary.loops, summary.unlisted = walk.skipped, walk.loops, list(walk.unlisted)
+    from ..metadata.safewrite import remove_stale_temp_files
+
+    for folder in walk.temp_folders:         # hidden copies left by tag writes that were killed
+        summary.temp_files_removed += len(remove_stale_temp_files(folder))
     if not walk.complete:
         summary.cancelled = True
         summary.elapsed_s = time.monotonic() - t_start

@@ -172,6 +172,7 @@ def write_planned(lib: Library, plan: WritePlan, *, preserve_mtime: bool = False
                   progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> WriteOutcome:
     """Apply ``plan.changes`` as one journaled write batch (failures recorded, the rest goes on)."""
     from ..metadata import apply_change
+    from ..metadata.safewrite import remove_stale_temp_files
 
     if not plan.changes:
         return WriteOutcome(batch_id=None, failures=list(plan.failures))
@@ -181,6 +182,8 @@ def write_planned(lib: Library, plan: WritePlan, *, preserve_mtime: bool = False
     for f in plan.failures:
         lib.add_error("write", f.kind, f.reason, track_id=f.track_id,
                       path=None if f.track_id is not None else f.path)
+    for folder in dict.fromkeys(os.path.dirname(pw.path) for pw in plan.changes):
+        remove_stale_temp_files(folder)      # hidden copies left by earlier writes that were killed
     for i, pw in enumerate(plan.changes):
         if cancel is not None and cancel():
             out.cancelled = True

@@ -17,7 +17,9 @@
 Any failure — including an exception from ``edit`` or ``verify`` and a KeyboardInterrupt — removes
 the temporary file and leaves the original untouched; failures are raised as ``TagWriteError`` with
 the path and a plain reason. A process killed between 3 and 5 leaves the original intact and a
-hidden ``.tagatlas-*.tmp`` file, which :func:`remove_stale_temp_files` cleans up.
+hidden ``.tagatlas-*.tmp`` file, which :func:`remove_stale_temp_files` cleans up (the library
+runs it on every folder it scans or writes to). A write in progress holds a lock on its temporary
+file, so the clean-up can tell a killed write's leftover from a live one.
 
 A symlink is followed (the target is rewritten, the link stays). A file with several hard links
 is replaced under this name only; the other names keep the old tags (reported as a warning).
@@ -153,6 +155,7 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
         warnings.append(f"the file has {st.st_nlink} hard links; only this name gets the new tags")
     folder = os.path.dirname(real)
     tmp: str | None = None
+    tmp_lock: int | None = None
     try:
         with open(real, "rb") as original:
             if fcntl is not None:
@@ -163,6 +166,7 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
                 except OSError:
                     pass     # file systems without flock support: go on without the lock
             fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
+            tmp_lock = _hold_lock(tmp)       # "a live write owns this" for remove_stale_temp_files
             with os.fdopen(fd, "wb") as out:
                 _copy(original, out)
             shutil.copystat(real, tmp)           # permission bits, xattrs (and times, reset below)
@@ -211,6 +215,8 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
                 os.unlink(tmp)
             except OSError:
                 pass
+        if tmp_lock is not None:
+            os.close(tmp_lock)
 
 
 def clean_message(exc: BaseException, *paths: str) -> str:
@@ -226,24 +232,56 @@ def clean_message(exc: BaseException, *paths: str) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def remove_stale_temp_files(folder: str | os.PathLike, *, older_than_s: float = 3600.0) -> list[Path]:
-    """Delete temporary files left in ``folder`` by a write that was killed; return what was removed.
+#: The names ``tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)`` makes, and nothing else.
+TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX) + r"\Z")
 
-    Only hidden ``.tagatlas-*.tmp`` files older than ``older_than_s`` are touched (a younger one may
-    belong to a write in progress).
+
+def _hold_lock(path: str) -> int | None:
+    """Open ``path`` and take an exclusive ``flock`` on it; the descriptor, or None without flock."""
+    if fcntl is None:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        pass                                 # no flock on this file system: age alone decides
+    return fd
+
+
+def remove_stale_temp_files(folder: str | os.PathLike, *, older_than_s: float = 60.0) -> list[Path]:
+    """Delete temporary files left in ``folder`` by writes that were killed; return what was removed.
+
+    Only hidden files named exactly as :func:`atomic_rewrite` names them are touched, and only when
+    no write holds them (a write in progress keeps a lock on its temporary file) and they have not
+    changed for ``older_than_s`` seconds (their status-change time: the modification time is the
+    original's, copied).
     """
-    removed = []
+    removed: list[Path] = []
     cutoff = time.time() - older_than_s
     try:
-        entries = list(os.scandir(folder))
+        entries = [e for e in os.scandir(folder) if TEMP_NAME.match(e.name)]
     except OSError:
         return removed
     for entry in entries:
-        if entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX):
-            try:
-                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
-                    os.unlink(entry.path)
-                    removed.append(Path(entry.path))
-            except OSError:
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode) or st.st_ctime >= cutoff:
                 continue
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue                 # a live write owns it
+                except OSError:
+                    pass
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
     return removed
