@@ -81,6 +81,27 @@ def test_truncated_mp3(tmp_path):
     assert info.value.path == p
 
 
+def test_damaged_mp3_says_so_without_library_jargon(tmp_path):
+    p = tmp_path / "Bad Song.mp3"
+    p.write_bytes(b"\xff\xfb\x90\x00" + np.random.default_rng(1).bytes(5000))   # a frame header, then noise
+    with pytest.raises(CorruptAudioError) as info:
+        load_audio(p, 12000)
+    reason = info.value.reason
+    assert reason.startswith("the file looks like MP3 audio but its data is damaged or truncated")
+    assert "Bad Song" not in reason and "Errno" not in reason and "pipe" not in reason
+
+
+def test_decoder_detail_drops_paths_and_error_numbers(tmp_path):
+    from engine.audio.decode import decoder_detail
+
+    p = tmp_path / "x.ogg"
+    assert decoder_detail("ffmpeg", OSError(f"[Errno 1094995529] Invalid data found when processing input: '{p}'"),
+                          p) == "FFmpeg: invalid data"
+    assert decoder_detail("soundfile", RuntimeError(f"Error opening '{p}': Unspecified internal error."),
+                          p) == "libsndfile: Unspecified internal error"
+    assert decoder_detail("ffmpeg", ValueError(""), p) == "FFmpeg: ValueError"
+
+
 def test_random_bytes_named_flac(tmp_path):
     p = tmp_path / "noise.flac"
     p.write_bytes(np.random.default_rng(0).bytes(20000))

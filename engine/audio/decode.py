@@ -9,6 +9,7 @@ Every failure is a typed :class:`~engine.errors.AudioError` with the path and a 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,8 +267,35 @@ def _with_backends(p: Path, op: str, *args):
         except FileNotFoundError:
             raise UnreadableFileError(p, "the file does not exist (moved or deleted?)") from None
         except Exception as exc:  # decoder libraries raise many types; classify below
-            errors.append(f"{name}: {exc}".strip())
+            errors.append(decoder_detail(name, exc, p))
     raise _undecodable(p, "; ".join(errors)[:300])
+
+
+_LIBRARY_NAMES = {"soundfile": "libsndfile", "ffmpeg": "FFmpeg"}
+#: Decoder messages that say something other than what happened, or say it in jargon.
+_PLAIN_DETAILS = (
+    # libsndfile's generic "could not open" (the file exists and is regular: checked before)
+    (re.compile(r"does not exist or is not a regular file|Format not recognised", re.I), "format not recognised"),
+    (re.compile(r"Invalid data found when processing input", re.I), "invalid data"),
+    (re.compile(r"End of file", re.I), "the data ends too early"),
+    (re.compile(r"unimplemented|not supported|Patch welcome", re.I), "an unsupported variant of the format"),
+)
+
+
+def decoder_detail(backend: str, exc: BaseException, path: Path) -> str:
+    """A short note on why one decoding library gave up: the library's name and, for messages
+    it is known to give, a plain phrase; otherwise its own words without the file name and
+    error numbers."""
+    library = _LIBRARY_NAMES.get(backend, backend)
+    text = str(exc)
+    for pattern, plain in _PLAIN_DETAILS:
+        if pattern.search(text):
+            return f"{library}: {plain}"
+    for shown in {str(path), os.fsdecode(path), repr(str(path))}:
+        text = text.replace(shown, "")
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
+    text = re.sub(r"^Error opening\s*:?\s*", "", text).strip(" :;.'\"")
+    return f"{library}: {text[:120] or type(exc).__name__}"
 
 
 def probe(path: str | os.PathLike) -> AudioInfo:
