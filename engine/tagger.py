@@ -182,11 +182,29 @@ class Tagger:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        procs = list(getattr(pool, "_processes", {}).values())
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)  # (shutdown drops it)
         pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:  # stop decodes in flight now, not when they finish
             try:
                 p.terminate()
+            except Exception:
+                pass
+        # A worker stopped while sending back a result leaves half a message in the result pipe,
+        # and the pool's manager thread would wait for the rest forever (hanging the program at
+        # exit). Once the workers are gone, closing this process's copy of the pipe's writing end
+        # turns that wait into end-of-file, which the pool handles as a broken pool.
+        for p in procs:
+            try:
+                p.join(timeout=1.0)
+                if p.is_alive():
+                    p.kill()
+                    p.join(timeout=1.0)
+            except Exception:
+                pass
+        if writer is not None and not any(p.is_alive() for p in procs):
+            try:
+                writer.close()
             except Exception:
                 pass
 
@@ -248,9 +266,9 @@ class Tagger:
         prob, emb = np.concatenate(probs), np.concatenate(embs)
         results, a = [], 0
         for t, n in zip(tracks, counts):
-            results.append(TrackTags(t.path, prob[a:a + n].mean(0).astype(np.float32),
-                                     emb[a:a + n].mean(0).astype(np.float32), t.duration_s, n,
-                                     self.info.name, list(t.warnings)))
+            scores, embedding = self.model.aggregate(prob[a:a + n], emb[a:a + n])
+            results.append(TrackTags(t.path, scores.astype(np.float32), embedding.astype(np.float32),
+                                     t.duration_s, n, self.info.name, list(t.warnings)))
             a += n
         return results
 

@@ -9,7 +9,7 @@ import torch
 
 from engine.errors import DecoderCrashError, EmptyFileError, UnsupportedFormatError
 from engine.tagger import Tagger, TrackFailure, TrackTags, pick_device
-from tests._crashy_decoder import crash_on_name
+from tests._crashy_decoder import crash_on_name, huge_result
 from tests.audio_fixtures import music_like, write_audio
 from tests.tagger_util import TINY_CENTRE, TINY_PATCHES, tiny_bundle
 
@@ -74,6 +74,35 @@ def test_patch_scores_are_the_mean_of_per_patch_sigmoids(library, patch_bundle):
     result = tagger.tag_files([good[0]])[0]
     assert result.n_patches == n
     np.testing.assert_allclose(result.scores, expected, atol=1e-6)
+
+
+def test_a_learnt_head_scores_the_mean_embedding_it_was_trained_on(library, tmp_path):
+    """learn-tags fits its head on track-mean embeddings, so the app must apply it there too,
+    not average the head's per-patch scores."""
+    from engine.audio.decode import load_audio
+    from engine.bundle import BundleInfo, save_bundle
+    from engine.models.head import EmbeddingHead
+    from engine.vocab import TagInfo
+
+    _, good, _, _ = library
+    torch.manual_seed(3)
+    model = EmbeddingHead("tiny", {"n_tags": 50, "n_mels": TINY_PATCHES.n_mels}, n_tags=2, hidden=8).eval()
+    model.emb_scale.fill_(4.0)                           # a head far from linear in the patch inputs
+    path = save_bundle(model, BundleInfo("tiny-head", "embedding_head", model.config(), TINY_PATCHES,
+                                         [TagInfo("a", "genre", "A"), TagInfo("b", "mood", "B")]), tmp_path)
+    tagger = Tagger(path, workers=0)
+    wave = load_audio(good[3], TINY_PATCHES.sample_rate, resampler=TINY_PATCHES.resampler)
+    mel = tagger.logmel(wave[None])[0]
+    patches = torch.stack([mel[:, i * 64:i * 64 + 64] for i in range((mel.shape[1] - 64) // 64 + 1)])
+    with torch.no_grad():
+        logits, emb = tagger.model.forward_with_embedding(patches)
+        expected = torch.sigmoid(tagger.model.head_logits(emb.mean(0, keepdim=True)))[0].numpy()
+        per_patch_mean = torch.sigmoid(logits).mean(0).numpy()
+    result = tagger.tag_files([good[3]])[0]
+    assert result.n_patches == patches.shape[0] > 1
+    np.testing.assert_allclose(result.scores, expected, atol=1e-6)
+    np.testing.assert_allclose(result.embedding, emb.mean(0).numpy(), atol=1e-6)
+    assert np.abs(per_patch_mean - expected).max() > 1e-3  # the two aggregations do differ here
 
 
 def test_fast_mode_uses_a_bounded_number_of_patches_spread_over_the_track(library, patch_bundle):
@@ -167,3 +196,20 @@ def test_cancel_is_checked_between_inference_batches(tmp_path, patch_bundle):
     tagger._run_model = counting
     results = list(tagger.iter_tag([song], cancel=lambda: calls["n"] >= 3))
     assert results == [] and calls["n"] == 3  # stopped mid-track, not after all ~40 patches
+
+
+def test_stopping_a_worker_mid_reply_does_not_hang_the_program(centre_bundle):
+    """A decode worker killed while sending back a long track leaves half a message in the pool's
+    result pipe; the pool's manager thread must still end (else the program hangs at exit)."""
+    tagger = Tagger(centre_bundle, workers=1)
+    pool = tagger._pool = tagger._new_pool()
+    pool.submit(huge_result, "long.flac", None, None)
+    reader = pool._result_queue._reader
+    deadline = time.monotonic() + 30
+    while not reader.poll() and time.monotonic() < deadline:   # the reply has started
+        time.sleep(0.001)
+    assert reader.poll()
+    manager = pool._executor_manager_thread
+    tagger.close()
+    manager.join(5)
+    assert not manager.is_alive()

@@ -17,9 +17,9 @@
    :mod:`engine.models.head`) with thresholds that maximise F1 on the out-of-fold predictions.
    The app applies it to the untagged rest of the library like any model.
 
-Note: the stored embeddings are track means over patches, while the bundle scores each patch
-and averages the probabilities (as for every model). For centre-crop base models these are the
-same; for patch models the head sees slightly different inputs at inference.
+The stored embeddings are track means over patches; the exported bundle scores a track by
+applying the head to its mean embedding too (:meth:`engine.models.head.EmbeddingHead.aggregate`),
+so the app computes exactly what was cross-validated, for centre-crop and patch base models alike.
 """
 from __future__ import annotations
 

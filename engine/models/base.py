@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,6 +26,11 @@ class TaggingModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_embedding(x)[0]
+
+    def aggregate(self, probs: np.ndarray, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One track's scores and embedding from its patches' ``[patches, n]`` ones: the means,
+        as the original taggers average their patches."""
+        return probs.mean(0), embeddings.mean(0)
 
 
 def count_parameters(module: nn.Module, *, exclude_batchnorm: bool = False) -> int:

@@ -2,13 +2,15 @@
 
 ``tagatlas-train learn-tags`` fits the head (logistic regression, or a one-hidden-layer MLP)
 on frozen embeddings of a base model and exports base + head as one bundle with architecture
-``"embedding_head"``. The app runs it like any model: the head's logits are the tag scores,
-and the embedding it returns is the base model's, so similarity and the map are unchanged.
+``"embedding_head"``. The app runs it like any model: a track's tag scores are the head applied
+to its mean embedding (as in training), and the embedding it returns is the base model's, so
+similarity and the map are unchanged.
 """
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -53,3 +55,12 @@ class EmbeddingHead(TaggingModel):
     def forward_with_embedding(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _, emb = self.base.forward_with_embedding(x)
         return self.head_logits(emb.float()), emb
+
+    def aggregate(self, probs: np.ndarray, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The head was trained on track-mean embeddings (what the library stores), so a track's
+        scores are the head applied to its mean embedding, not the mean of per-patch scores."""
+        emb = embeddings.mean(0)
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(emb, dtype=np.float32))[None].to(self.emb_mean.device)
+            scores = torch.sigmoid(self.head_logits(x))[0].float().cpu().numpy()
+        return scores, emb
