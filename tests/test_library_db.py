@@ -124,6 +124,15 @@ def test_non_utf8_and_long_paths_round_trip(lib, tmp_path):
     assert row.id == tid and os.fsencode(row.path) == raw
 
 
+def test_rows_carry_the_album_artist(lib):
+    lib.add_track("/m/comp/01.mp3", size=1, mtime_ns=1,
+                  metadata={"artist": "A", "album": "Now 42", "albumartist": "Various Artists"})
+    lib.add_track("/m/solo/01.mp3", size=1, mtime_ns=1, metadata={"artist": "B", "album": "Solo"})
+    rows = {r.path: r for r in lib.query_tracks()}
+    assert rows["/m/comp/01.mp3"].albumartist == "Various Artists"
+    assert rows["/m/solo/01.mp3"].albumartist is None
+
+
 def test_add_track_updates_in_place(lib):
     a = lib.add_track("/m/a.mp3", size=1, mtime_ns=1, metadata={"artist": "A", "genre": "Rock"})
     b = lib.add_track("/m/a.mp3", size=2, mtime_ns=3, metadata={"artist": "B", "date": "1999"})

@@ -146,6 +146,21 @@ def test_exclude_same_artist_and_album():
         SimilarityIndex(list(range(60)), x).query(0, exclude_same_artist=True)
 
 
+def test_a_compilation_is_one_album_by_its_album_artist():
+    rng = np.random.default_rng(1)
+    x = l2_normalize(rng.normal(size=(8, 16)))
+    artists = ["A", "B", "C", "D", "A", "E", "F", "G"]
+    albums = ["Now 42"] * 4 + ["Greatest Hits", "Greatest Hits", "Now 42", "Other"]
+    album_artists = ["Various Artists"] * 4 + [None, None, "  various artists ", None]
+    index = SimilarityIndex(list(range(8)), x, artists=artists, albums=albums, album_artists=album_artists)
+    kept = {r.id for r in index.query(0, k=7, exclude_same_album=True)}
+    assert kept == {4, 5, 7}                  # 1-3 and 6 are on the same compilation
+    kept = {r.id for r in index.query(4, k=7, exclude_same_album=True)}
+    assert 5 in kept                          # "Greatest Hits" by A and by E are two records
+    without = SimilarityIndex(list(range(8)), x, artists=artists, albums=albums)
+    assert {r.id for r in without.query(0, k=7, exclude_same_album=True)} == set(range(1, 8))
+
+
 def test_index_errors_and_edge_cases():
     x = np.eye(3, dtype=np.float32)
     index = SimilarityIndex(["a", "b", "c"], x)

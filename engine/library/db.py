@@ -264,6 +264,7 @@ class TrackRow(NamedTuple):
     status: str
     duration_s: float | None
     format: str | None
+    albumartist: str | None = None     # "Various Artists" on a compilation
 
     @property
     def display_path(self) -> str:
@@ -788,8 +789,8 @@ class Library:
                   "album": "album COLLATE NOCASE, path", "added": "added_at, id", "id": "id"}
         if order_by not in orders:
             raise ValueError(f"cannot order by {order_by!r}; use one of {sorted(orders)}")
-        sql = ("SELECT id, path, title, artist, album, genre, mood, status, duration_s, format"
-               " FROM tracks")
+        sql = ("SELECT id, path, title, artist, album, genre, mood, status, duration_s, format,"
+               " albumartist FROM tracks")
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {orders[order_by]}"
@@ -807,7 +808,7 @@ class Library:
 
         return [
             TrackRow(r[0], fsdecode(r[1]), r[2], r[3], r[4], as_tuple(r[5]), as_tuple(r[6]),
-                     r[7], r[8], r[9])
+                     r[7], r[8], r[9], r[10])
             for r in self._conn.execute(sql, args)
         ]
 

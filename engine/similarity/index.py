@@ -27,6 +27,13 @@ class Neighbour:
     position: int
 
 
+def _key(value) -> Hashable | None:
+    """A metadata value as a comparison key: stripped and case-folded text; None when unknown."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value.strip().casefold() if isinstance(value, str) else value
+
+
 def _codes(values: Sequence | np.ndarray | None, n: int, what: str) -> np.ndarray | None:
     """Integer codes for a metadata column; missing values (None, "") get unique negative codes
     so that two tracks with an unknown artist never count as "the same artist"."""
@@ -50,12 +57,15 @@ class SimilarityIndex:
     """Cosine kNN over ``vectors`` [n, d], rows identified by ``ids`` (any hashable values).
 
     ``artists`` / ``albums`` (optional, one value per row; None or "" means unknown) enable
-    the exclude-same-artist / exclude-same-album filters. Rows are L2-normalised on the way
-    in (all-zero rows stay zero and never match anything).
+    the exclude-same-artist / exclude-same-album filters. An album is identified by its title
+    and its album artist (``album_artists``, e.g. "Various Artists" on a compilation) or, where
+    that is unknown, the track's artist. Rows are L2-normalised on the way in (all-zero rows
+    stay zero and never match anything).
     """
 
     def __init__(self, ids: Sequence[Hashable] | np.ndarray, vectors: np.ndarray, *,
-                 artists: Sequence | None = None, albums: Sequence | None = None) -> None:
+                 artists: Sequence | None = None, albums: Sequence | None = None,
+                 album_artists: Sequence | None = None) -> None:
         vectors = np.asarray(vectors)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be 2-D [n, d], got shape {vectors.shape}")
@@ -69,14 +79,20 @@ class SimilarityIndex:
             raise ValueError("ids must be unique")
         n = len(ids)
         self._artist = _codes(artists, n, "artists")
-        # An album is only "the same album" for the same artist (or both unknown artists):
-        # "Greatest Hits" by two artists are different records.
+        # An album is only "the same album" for the same album artist (or track artist, or both
+        # unknown): "Greatest Hits" by two artists are different records, while the tracks of a
+        # compilation by many artists are one.
         if albums is not None:
             albums = list(albums)
-            if self._artist is not None and len(albums) == n:
-                albums = [None if (a is None or (isinstance(a, str) and not a.strip()))
-                          else (a.strip().casefold() if isinstance(a, str) else a, int(c))
-                          for a, c in zip(albums, self._artist)]
+            owners = None
+            if artists is not None or album_artists is not None:
+                track_artists = list(artists) if artists is not None else [None] * n
+                given = list(album_artists) if album_artists is not None else [None] * n
+                if len(track_artists) == len(given) == n:
+                    owners = [_key(g) if _key(g) is not None else _key(a)
+                              for g, a in zip(given, track_artists)]
+            if owners is not None and len(albums) == n:
+                albums = [None if _key(a) is None else (_key(a), o) for a, o in zip(albums, owners)]
         self._album = _codes(albums, n, "albums")
 
     # --- lookup ----------------------------------------------------------------------------

@@ -92,6 +92,7 @@ class TrackMeta:
     artist: str | None
     album: str | None
     duration_s: float | None
+    albumartist: str | None = None
 
     def entry(self) -> PlaylistEntry:
         return PlaylistEntry(self.path, self.duration_s, self.artist, self.title)
@@ -106,7 +107,7 @@ def track_meta(lib, track_ids: Sequence[int]) -> dict[int, TrackMeta]:
     out = {}
     for r in lib.query_tracks(order_by="id"):
         if r.id in wanted:
-            out[r.id] = TrackMeta(r.id, r.path, r.title, r.artist, r.album, r.duration_s)
+            out[r.id] = TrackMeta(r.id, r.path, r.title, r.artist, r.album, r.duration_s, r.albumartist)
     return out
 
 
@@ -122,7 +123,8 @@ def load_index(lib, model: str | None = None, kind: str = DEFAULT_KIND
                             lv.scores[keep], lv.tags, lv.centred)
     ids = [int(i) for i in lv.track_ids]
     index = SimilarityIndex(ids, lv.vectors, artists=[meta[i].artist for i in ids],
-                            albums=[meta[i].album for i in ids])
+                            albums=[meta[i].album for i in ids],
+                            album_artists=[meta[i].albumartist for i in ids])
     return index, lv, meta
 
 
