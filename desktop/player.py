@@ -96,6 +96,30 @@ def _plain_media_error(path: str, error, message: str) -> str:
     return f"Cannot play {name}: {reason}" + (f" ({message})" if message and message != reason else "")
 
 
+class _ElidedLabel(QLabel):
+    """One line of text that ends in "…" when the bar is too narrow for it; the whole text is
+    its tooltip then (``text()`` stays the whole text)."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self._tip_is_text = True
+        self.setToolTip("")
+
+    def setToolTip(self, tip: str) -> None:  # noqa: N802
+        self._tip_is_text = not tip
+        super().setToolTip(tip)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        if getattr(self, "_tip_is_text", True):
+            QLabel.setToolTip(self, self.text() if shown != self.text() else "")
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), shown)
+        painter.end()
+
+
 class PreviewPlayer(QWidget):
     """Transport for previews. See the module docstring for the API."""
 
@@ -127,7 +151,7 @@ class PreviewPlayer(QWidget):
         self._stop_button.setToolTip("Stop")
         self._stop_button.setAutoRaise(True)
         self._stop_button.clicked.connect(self.stop)
-        self._title = QLabel("Nothing playing", self)
+        self._title = _ElidedLabel("Nothing playing", self)
         self._title.setTextFormat(Qt.TextFormat.PlainText)
         self._title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._position = QSlider(Qt.Orientation.Horizontal, self)

@@ -113,3 +113,21 @@ def test_without_an_audio_device_it_says_so_and_never_starts_the_backend(qtbot, 
     with qtbot.waitSignal(p.error_occurred, timeout=1000) as blocker:
         assert not p.play_file(write_wav(tmp_path / "tone.wav"))
     assert blocker.args[0] == "Cannot play tone.wav: no audio output device was found on this computer"
+
+
+def test_a_long_message_is_elided_with_the_whole_text_as_tooltip(qtbot, player):
+    label = player._title
+    message = "Preview unavailable: no audio output device was found on this computer"
+    label.setText(message)
+    player.resize(420, player.sizeHint().height())
+    player.show()
+    qtbot.waitExposed(player)
+    label.grab()                                        # paints: the visible text is elided
+    assert label.width() < label.fontMetrics().horizontalAdvance(message)
+    assert label.text() == message and label.toolTip() == message
+    label.setText("Short")
+    label.grab()
+    assert label.toolTip() == ""
+    label.setToolTip("/music/a.flac")                   # a track's path stays the tooltip
+    label.grab()
+    assert label.toolTip() == "/music/a.flac"
