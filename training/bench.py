@@ -135,24 +135,15 @@ def bench_resident(name: str, spec: FeatureSpec, device: torch.device, dtype, *,
                     rate, MSD_TRAIN_CLIPS / rate)
 
 
-def bench_shards(name: str, data: Path, device: torch.device, dtype, *, batch_size: int, steps: int,
-                 warmup: int, workers: int, prefetch: int, channels_last: bool,
-                 compile_model: bool) -> BenchRow:
-    ds = ShardDataset(data, None, mode="train")
-    spec = ds.spec
-    model = _model(name, spec, ds.n_tags, device, channels_last).train()
-    step = _step_fn(model, device, dtype, compile_model)
-    sampler = EpochSampler(ds, seed=0)
-    loader = make_loader(ds, batch_size=batch_size, sampler=sampler, workers=workers,
-                         pin_memory=device.type == "cuda", prefetch=prefetch, drop_last=True)
-    done, t0, timed = 0, None, 0
-    epoch = 0
+def _loader_rate(loader, sampler, device: torch.device, on_batch, *, batch_size: int, steps: int,
+                 warmup: int) -> float:
+    """Clips per second over ``steps`` batches after ``warmup`` ones (epochs restart as needed):
+    each batch goes to ``device`` as float, then ``on_batch(x, y)``."""
+    done, timed, epoch, t0 = 0, 0, 0, time.perf_counter()
     while timed < steps:
         sampler.set_epoch(epoch)
         for x, y in loader:
-            x = x.to(device, non_blocking=True).float()
-            y = y.to(device, non_blocking=True)
-            step(x, y)
+            on_batch(x.to(device, non_blocking=True).float(), y)
             done += 1
             if done == warmup:
                 _sync(device)
@@ -163,7 +154,25 @@ def bench_shards(name: str, data: Path, device: torch.device, dtype, *, batch_si
                     break
         epoch += 1
     _sync(device)
-    rate = batch_size * steps / (time.perf_counter() - t0)
+    return batch_size * steps / (time.perf_counter() - t0)
+
+
+def bench_shards(name: str, data: Path, device: torch.device, dtype, *, batch_size: int, steps: int,
+                 warmup: int, workers: int, prefetch: int, channels_last: bool,
+                 compile_model: bool) -> BenchRow:
+    ds = ShardDataset(data, None, mode="train")
+    spec = ds.spec
+    model = _model(name, spec, ds.n_tags, device, channels_last).train()
+    step = _step_fn(model, device, dtype, compile_model)
+    sampler = EpochSampler(ds, seed=0)
+    loader = make_loader(ds, batch_size=batch_size, sampler=sampler, workers=workers,
+                         pin_memory=device.type == "cuda", prefetch=prefetch, drop_last=True)
+
+    def train_step(x, y):
+        step(x, y.to(device, non_blocking=True))
+
+    rate = _loader_rate(loader, sampler, device, train_step, batch_size=batch_size, steps=steps,
+                        warmup=warmup)
     return BenchRow(name, sum(p.numel() for p in model.parameters()), batch_size, "shards", steps,
                     rate, MSD_TRAIN_CLIPS / rate)
 
@@ -175,22 +184,8 @@ def bench_loader(data: Path, device: torch.device, *, batch_size: int, steps: in
     sampler = EpochSampler(ds, seed=0)
     loader = make_loader(ds, batch_size=batch_size, sampler=sampler, workers=workers,
                          pin_memory=device.type == "cuda", prefetch=prefetch, drop_last=True)
-    done, timed, epoch, t0 = 0, 0, 0, time.perf_counter()
-    while timed < steps:
-        sampler.set_epoch(epoch)
-        for x, _y in loader:
-            x = x.to(device, non_blocking=True).float()
-            done += 1
-            if done == warmup:
-                _sync(device)
-                t0 = time.perf_counter()
-            elif done > warmup:
-                timed += 1
-                if timed >= steps:
-                    break
-        epoch += 1
-    _sync(device)
-    rate = batch_size * steps / (time.perf_counter() - t0)
+    rate = _loader_rate(loader, sampler, device, lambda x, y: None, batch_size=batch_size,
+                        steps=steps, warmup=warmup)
     return BenchRow("-", 0, batch_size, "loader", steps, rate, MSD_TRAIN_CLIPS / rate)
 
 
