@@ -213,11 +213,12 @@ class _DriftedInstants:
         self.step = 1.0 / (float(target_sr) / orig_sr)
         self.count = 0                      # instants examined so far
         self.next_t = 0.0                   # the register's value at index ``count``
-        self.idx: list[np.ndarray] = []
-        self.t: list[np.ndarray] = []
+        self.idx = np.zeros(0, dtype=np.int64)
+        self.t = np.zeros(0, dtype=np.float64)
         self.lock = threading.Lock()
 
     def _extend(self, n: int) -> None:
+        idx, t_kept = [self.idx], [self.t]
         while self.count < n:
             c = min(self._CHUNK, n - self.count)
             seq = np.full(c, self.step)
@@ -225,17 +226,20 @@ class _DriftedInstants:
             t = np.add.accumulate(seq)                       # sequential, as resampy's +=
             k = np.arange(self.count, self.count + c, dtype=np.int64)
             moved = np.flatnonzero(t.astype(np.int64) != (k * self.orig_sr) // self.target_sr)
-            self.idx.append(moved + self.count)
-            self.t.append(t[moved])
+            idx.append(moved + self.count)
+            t_kept.append(t[moved])
             self.next_t = float(t[-1]) + self.step
             self.count += c
+        if len(idx) > 1:
+            self.idx, self.t = np.concatenate(idx), np.concatenate(t_kept)
 
     def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         with self.lock:
-            self._extend(n)
-            idx, t = np.concatenate(self.idx), np.concatenate(self.t)
-        keep = idx < n
-        return idx[keep], t[keep]
+            if self.count < n:
+                self._extend(n)
+            idx, t = self.idx, self.t
+        end = int(np.searchsorted(idx, n))                  # indices are increasing
+        return idx[:end], t[:end]
 
 
 _DRIFTS: dict[tuple[int, int], _DriftedInstants] = {}

@@ -45,11 +45,8 @@ def _codes(values: Sequence | np.ndarray | None, n: int, what: str) -> np.ndarra
     table: dict = {}
     codes = np.empty(n, dtype=np.int64)
     for i, v in enumerate(values):
-        if v is None or (isinstance(v, str) and not v.strip()):
-            codes[i] = -1 - i
-        else:
-            key = v.strip().casefold() if isinstance(v, str) else v
-            codes[i] = table.setdefault(key, len(table))
+        key = _key(v)
+        codes[i] = -1 - i if key is None else table.setdefault(key, len(table))
     return codes
 
 
