@@ -97,23 +97,26 @@ def _plain_media_error(path: str, error, message: str) -> str:
 
 
 class _ElidedLabel(QLabel):
-    """One line of text that ends in "…" when the bar is too narrow for it; the whole text is
-    its tooltip then (``text()`` stays the whole text)."""
+    """One line of text that ends in "…" when the bar is too narrow for it. Its tooltip is the
+    one set explicitly (a track's path), else the whole text while it is elided; ``text()``
+    stays the whole text."""
+
+    _explicit_tip = ""
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
         super().setText(text)
-        self._tip_is_text = True
         self.setToolTip("")
 
     def setToolTip(self, tip: str) -> None:  # noqa: N802
-        self._tip_is_text = not tip
+        self._explicit_tip = tip
         super().setToolTip(tip)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         rect = self.contentsRect()
-        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
-        if getattr(self, "_tip_is_text", True):
-            QLabel.setToolTip(self, self.text() if shown != self.text() else "")
+        full = self.text()
+        shown = self.fontMetrics().elidedText(full, Qt.TextElideMode.ElideRight, rect.width())
+        if not self._explicit_tip:
+            QLabel.setToolTip(self, full if shown != full else "")
         painter = QPainter(self)
         painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
         painter.drawText(rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), shown)
