@@ -14,6 +14,15 @@ def printable_path(path: str | os.PathLike) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def without_paths(text: str, *paths: str | os.PathLike) -> str:
+    """``text`` (a library's error message) with every mention of ``paths`` removed, plain or
+    quoted as Python quotes them: the file is shown beside the message already."""
+    for p in paths:
+        p = os.fsdecode(p)
+        text = text.replace(repr(p), "").replace(p, "")
+    return text
+
+
 class TagAtlasError(Exception):
     """Base of every error Tag Atlas raises on purpose."""
 

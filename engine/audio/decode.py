@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import (AudioError, CorruptAudioError, EmptyFileError, TooShortAudioError,
-                      UnreadableFileError, UnsupportedFormatError)
+                      UnreadableFileError, UnsupportedFormatError, without_paths)
 from .resample import resample
 
 SUPPORTED_EXTENSIONS = frozenset({
@@ -291,9 +291,7 @@ def decoder_detail(backend: str, exc: BaseException, path: Path) -> str:
     for pattern, plain in _PLAIN_DETAILS:
         if pattern.search(text):
             return f"{library}: {plain}"
-    for shown in {str(path), os.fsdecode(path), repr(str(path))}:
-        text = text.replace(shown, "")
-    text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", without_paths(text, path))
     text = re.sub(r"^Error opening\s*:?\s*", "", text).strip(" :;.'\"")
     return f"{library}: {text[:120] or type(exc).__name__}"
 

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from ..errors import TagWriteError
+from ..errors import TagWriteError, without_paths
 
 try:  # POSIX advisory locks; on Windows a file in use makes os.replace fail instead
     import fcntl
@@ -222,9 +222,7 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
 def clean_message(exc: BaseException, *paths: str) -> str:
     """The useful part of an exception's message: file names (and our temporary names) removed;
     "" when nothing useful is left (mutagen sometimes says just "error")."""
-    text = str(exc)
-    for p in paths:
-        text = text.replace(repr(p), "").replace(p, "")
+    text = without_paths(str(exc), *paths)
     text = re.sub(r"\S*" + re.escape(TEMP_PREFIX) + r"\S*" + re.escape(TEMP_SUFFIX) + "'?", "", text)
     text = text.strip(" :'\"")
     if not text or text.lower() == "error":
