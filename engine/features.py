@@ -125,8 +125,23 @@ class LogMel:
         self.window = torch.hann_window(spec.n_fft, periodic=True, dtype=torch.float32, device=self.device)
         self.fb = torch.from_numpy(mel_filterbank(spec).astype(np.float32)).to(self.device)
 
+    @property
+    def stft_key(self) -> tuple:
+        """What the power spectrogram depends on: two LogMels with the same key can share it."""
+        s = self.spec
+        return (s.sample_rate, s.n_fft, s.hop_length, s.center, s.pad_mode, s.power, str(self.device))
+
     def power_mel(self, waves) -> Any:
         """Mel power spectrogram ``[batch, n_mels, frames]`` (before the log)."""
+        return self.mel_of_power(self.power_spectrogram(waves))
+
+    def mel_of_power(self, power) -> Any:
+        """Mel power ``[batch, n_mels, frames]`` of a :meth:`power_spectrogram` (of any LogMel with
+        the same :attr:`stft_key`)."""
+        return _torch().matmul(self.fb, power)
+
+    def power_spectrogram(self, waves) -> Any:
+        """``|STFT|**power`` ``[batch, 1 + n_fft // 2, frames]``."""
         torch = _torch()
         x = torch.as_tensor(waves, dtype=torch.float32, device=self.device)
         if x.ndim == 1:
@@ -148,7 +163,7 @@ class LogMel:
             mag = stft.abs()
             if spec.power != 1.0:
                 mag = mag.pow_(spec.power)
-        return torch.matmul(self.fb, mag)
+        return mag
 
     def compress(self, mel) -> Any:
         """Apply the spec's log compression to a mel power tensor ``[batch, n_mels, frames]``."""

@@ -17,9 +17,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .audio.excerpts import DecodedTrack, Segment, decode_for_spec
+from .audio.excerpts import DecodedTrack, Segment, decode_for_spec, pad_wave, patch_starts, short_warning
 from .bundle import DEFAULT_MODEL, BundleInfo, load_bundle
-from .errors import AudioError, DecoderCrashError, TagAtlasError
+from .errors import AudioError, DecoderCrashError, ModelError, TagAtlasError
 from .features import FeatureSpec, LogMel
 from .vocab import TagInfo
 
@@ -42,8 +42,15 @@ class TrackTags:
     n_patches: int
     model: str
     warnings: list[str] = field(default_factory=list)
+    #: the other models' results for the same track, when the tagger runs several models
+    companions: list["TrackTags"] = field(default_factory=list)
 
     ok = True
+
+    @property
+    def by_model(self) -> list["TrackTags"]:
+        """This result and its companions: one per model, the primary model first."""
+        return [self, *self.companions]
 
     def top(self, tags: Sequence[TagInfo], n: int = 5) -> list[tuple[TagInfo, float]]:
         order = np.argsort(-self.scores)[:n]
@@ -127,12 +134,46 @@ def default_batch_size(spec: FeatureSpec, cuda: bool) -> int:
     return 256 if cuda else 2
 
 
-class Tagger:
-    """Tag audio files with one model bundle.
+@dataclass
+class ModelHead:
+    """One model a :class:`Tagger` runs: the network, its bundle and its front end."""
 
-    ``model``: a bundle name (``"musicnn-msd"``), a path to a bundle, or ``(model, BundleInfo)``.
-    ``workers``: decode processes (0 decodes in this process). ``max_patches``: for patch models,
-    analyse at most this many patches spread over each track (None: all, as the original).
+    model: object
+    info: BundleInfo
+    logmel: LogMel
+
+    @property
+    def spec(self) -> FeatureSpec:
+        return self.info.feature_spec
+
+
+def _load(model, device: str):
+    if isinstance(model, tuple):
+        net, info = model
+        return net.to(device).eval(), info
+    return load_bundle(model, device)
+
+
+def check_compatible(primary: BundleInfo, other: BundleInfo) -> None:
+    """Raise :class:`ModelError` unless ``other`` can run on ``primary``'s decoded audio."""
+    a, b = primary.feature_spec, other.feature_spec
+    if a.excerpt != "patches" or b.excerpt != "patches":
+        raise ModelError(f"models {primary.name!r} and {other.name!r} cannot share one decode: "
+                         f"only models that tile the track with patches can")
+    if a.sample_rate != b.sample_rate:
+        raise ModelError(f"models {primary.name!r} ({a.sample_rate} Hz) and {other.name!r} "
+                         f"({b.sample_rate} Hz) cannot share one decode")
+
+
+class Tagger:
+    """Tag audio files with one model bundle, or several on one decode.
+
+    ``model``: a bundle name (``"musicnn-msd"``), a path to a bundle, ``(model, BundleInfo)``, or
+    a list of those: the first decides what is decoded, and the others (which must tile the
+    track with patches at the same sample rate, see :func:`check_compatible`) run on the same
+    audio and share its STFT where their front ends allow. ``workers``: decode processes (0 decodes
+    in this process). ``max_patches``: for patch models, analyse at most this many patches spread
+    over each track (None: all, as the original).
     """
 
     def __init__(self, model=DEFAULT_MODEL, *, device: str | None = None, workers: int | None = None,
@@ -140,15 +181,20 @@ class Tagger:
         import torch
 
         self.device = pick_device(device)
-        if isinstance(model, tuple):
-            self.model, self.info = model
-            self.model = self.model.to(self.device).eval()
-        else:
-            self.model, self.info = load_bundle(model, self.device)
-        # channels-last is oneDNN's fast layout for 2-D convolutions (it leaves other weights alone)
-        self.model = self.model.to(memory_format=torch.channels_last)
+        models = list(model) if isinstance(model, list) else [model]
+        if not models:
+            raise ModelError("no model to run")
+        self.heads: list[ModelHead] = []
+        for m in models:
+            net, info = _load(m, self.device)
+            if self.heads:
+                check_compatible(self.heads[0].info, info)
+            # channels-last is oneDNN's fast layout for 2-D convolutions (it leaves other weights alone)
+            net = net.to(memory_format=torch.channels_last)
+            self.heads.append(ModelHead(net, info, LogMel(info.feature_spec, self.device)))
+        self.model, self.info = self.heads[0].model, self.heads[0].info
         self.spec: FeatureSpec = self.info.feature_spec
-        self.logmel = LogMel(self.spec, self.device)
+        self.logmel = self.heads[0].logmel
         self.workers = default_workers() if workers is None else max(0, workers)
         cuda = self.device.startswith("cuda")
         if batch_size is None:
@@ -158,6 +204,11 @@ class Tagger:
         self._pool: cf.ProcessPoolExecutor | None = None
         self._torch = torch
         self._cancelled: CancelFn = lambda: False
+
+    @property
+    def infos(self) -> list[BundleInfo]:
+        """The bundles of every model this tagger runs, the primary first."""
+        return [h.info for h in self.heads]
 
     #: What a decode worker runs for one file (a module-level function, so it pickles).
     decode_job = staticmethod(_decode_job)
@@ -224,53 +275,87 @@ class Tagger:
             pass
 
     # -- inference on decoded audio ---------------------------------------------------------------
-    def _patches(self, track: DecodedTrack):
-        """Log-mel model inputs of one decoded track: ``[n_patches, n_mels, input_frames]``."""
-        spec, torch = self.spec, self._torch
-        if spec.excerpt == "centre":
-            waves = [s.wave for s in track.segments]
-            return self.logmel(np.stack(waves))
-        out = []
-        for seg in track.segments:
-            mel = self.logmel(seg.wave[None])[0]
-            for i in range(seg.n_patches):
-                a = seg.first_frame + i * spec.patch_hop_frames
-                out.append(mel[:, a:a + spec.input_frames])
-        return torch.stack(out)
+    def patches(self, track: DecodedTrack) -> list:
+        """Log-mel model inputs of one decoded track, one tensor per model:
+        ``[n_patches, n_mels, input_frames]``.
 
-    def _run_model(self, x):
+        Models whose front ends share the STFT (same rate, window, hop, padding and power) share
+        one power spectrogram; each applies its own mel filterbank and log compression. Every
+        model sees the patches at the primary model's positions (an input longer than what is
+        left of a segment is moved back to fit, or padded the spec's way when the segment is
+        shorter than the input).
+        """
+        primary = self.spec
+        if primary.excerpt == "centre":
+            waves = np.stack([s.wave for s in track.segments])
+            return [self.logmel(waves)]
+        torch = self._torch
+        out: list[list] = [[] for _ in self.heads]
+        for seg in track.segments:
+            powers: dict[tuple, object] = {}
+            for k, head in enumerate(self.heads):
+                key = head.logmel.stft_key
+                if key not in powers:
+                    powers[key] = head.logmel.power_spectrogram(seg.wave[None])
+                mel = head.logmel.compress(head.logmel.mel_of_power(powers[key]))[0]
+                frames = head.spec.input_frames
+                n = mel.shape[-1]
+                if n < frames:
+                    reps = -(-frames // n)
+                    mel = (mel.repeat(1, reps) if head.spec.short_audio == "repeat_pad" else
+                           torch.nn.functional.pad(mel, (0, frames - n), value=float(mel.min())))
+                    n = mel.shape[-1]
+                for i in range(seg.n_patches):
+                    a = min(seg.first_frame + i * primary.patch_hop_frames, n - frames)
+                    out[k].append(mel[:, a:a + frames])
+        return [torch.stack(x) for x in out]
+
+    def run_model(self, x, head: int = 0):
+        """Sigmoid scores and embeddings ``(np [n, n_tags], np [n, dim])`` of model ``head``
+        for a batch of its inputs."""
         torch = self._torch
         with torch.inference_mode():
-            logits, emb = self.model.forward_with_embedding(x)
+            logits, emb = self.heads[head].model.forward_with_embedding(x)
             return torch.sigmoid(logits).float().cpu().numpy(), emb.float().cpu().numpy()
 
-    def _inputs(self, tracks: list[DecodedTrack]):
-        """Model inputs for ``tracks`` and how many belong to each: ``(tensor, counts)``."""
+    def model_inputs(self, tracks: list[DecodedTrack]):
+        """Model inputs for ``tracks`` (one tensor per model) and how many belong to each track:
+        ``([tensor, ...], counts)``."""
         torch = self._torch
         with torch.inference_mode():
             if self.spec.excerpt == "centre" and all(len(t.segments) == 1 for t in tracks):
-                return self.logmel(np.stack([t.segments[0].wave for t in tracks])), [1] * len(tracks)
-            per_track = [self._patches(t) for t in tracks]
-            return torch.cat(per_track), [p.shape[0] for p in per_track]
+                return [self.logmel(np.stack([t.segments[0].wave for t in tracks]))], [1] * len(tracks)
+            per_track = [self.patches(t) for t in tracks]
+            inputs = [torch.cat([p[k] for p in per_track]) for k in range(len(self.heads))]
+            return inputs, [p[0].shape[0] for p in per_track]
 
-    def _infer(self, tracks: list[DecodedTrack]) -> list[TrackTags]:
-        """Run the model over every patch of ``tracks`` in batches; aggregate per track."""
-        inputs, counts = self._inputs(tracks)
-        probs, embs = [], []
-        for a in range(0, inputs.shape[0], self.batch_size):
-            if self._cancelled():
-                raise _Cancelled
-            p, e = self._run_model(inputs[a:a + self.batch_size])
-            probs.append(p)
-            embs.append(e)
-        prob, emb = np.concatenate(probs), np.concatenate(embs)
-        results, a = [], 0
-        for t, n in zip(tracks, counts):
-            scores, embedding = self.model.aggregate(prob[a:a + n], emb[a:a + n])
-            results.append(TrackTags(t.path, scores.astype(np.float32), embedding.astype(np.float32),
-                                     t.duration_s, n, self.info.name, list(t.warnings)))
-            a += n
-        return results
+    def infer(self, tracks: list[DecodedTrack]) -> list[TrackTags]:
+        """Run every model over every patch of ``tracks`` in batches; aggregate per track.
+
+        One result per track, of the primary model; the other models' results are in its
+        ``companions``."""
+        inputs, counts = self.model_inputs(tracks)
+        per_head: list[list[TrackTags]] = []
+        for k, head in enumerate(self.heads):
+            probs, embs = [], []
+            x = inputs[k]
+            for a in range(0, x.shape[0], self.batch_size):
+                if self._cancelled():
+                    raise _Cancelled
+                p, e = self.run_model(x[a:a + self.batch_size], k)
+                probs.append(p)
+                embs.append(e)
+            prob, emb = np.concatenate(probs), np.concatenate(embs)
+            results, a = [], 0
+            for t, n in zip(tracks, counts):
+                scores, embedding = head.model.aggregate(prob[a:a + n], emb[a:a + n])
+                results.append(TrackTags(t.path, scores.astype(np.float32), embedding.astype(np.float32),
+                                         t.duration_s, n, head.info.name, list(t.warnings)))
+                a += n
+            per_head.append(results)
+        for i, primary in enumerate(per_head[0]):
+            primary.companions = [results[i] for results in per_head[1:]]
+        return per_head[0]
 
     def tag_waveform(self, wave: np.ndarray, *, path: str = "<waveform>") -> TrackTags:
         """Tag a mono float32 waveform already at ``spec.sample_rate`` (no file involved)."""
@@ -278,21 +363,19 @@ class Tagger:
         wave = np.asarray(wave, dtype=np.float32)
         dur = wave.size / spec.sample_rate
         warnings: list[str] = []
-        from .audio.excerpts import _pad, _patch_starts, _short_warning
-
         if spec.excerpt == "centre":
             need = spec.excerpt_samples
             if wave.size < need:
-                warnings.append(_short_warning(dur, spec))
-                wave = _pad(wave, need, spec.short_audio)
+                warnings.append(short_warning(dur, spec))
+                wave = pad_wave(wave, need, spec.short_audio)
             a = (wave.size - need) // 2
             seg = Segment(wave[a:a + need], 0, 1)
         else:
             if spec.n_frames(wave.size) < spec.input_frames:
-                warnings.append(_short_warning(dur, spec))
-                wave = _pad(wave, spec.excerpt_samples, spec.short_audio)
-            seg = Segment(wave, 0, len(_patch_starts(spec.n_frames(wave.size), spec, None)))
-        return self._infer([DecodedTrack(path, dur, [seg], warnings)])[0]
+                warnings.append(short_warning(dur, spec))
+                wave = pad_wave(wave, spec.excerpt_samples, spec.short_audio)
+            seg = Segment(wave, 0, len(patch_starts(spec.n_frames(wave.size), spec, None)))
+        return self.infer([DecodedTrack(path, dur, [seg], warnings)])[0]
 
     # -- files -------------------------------------------------------------------------------
     def iter_tag(self, paths: Iterable[str | os.PathLike], progress: ProgressFn | None = None,
@@ -331,7 +414,7 @@ class Tagger:
             nonlocal ready, ready_patches
             batch, ready, ready_patches = ready, [], 0
             if batch:
-                for r in self._infer(batch):
+                for r in self.infer(batch):
                     yield report(r)
 
         def accept(outcome, path: str) -> Iterator[TagResult]:

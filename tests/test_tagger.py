@@ -187,13 +187,13 @@ def test_cancel_is_checked_between_inference_batches(tmp_path, patch_bundle):
     song = write_audio(tmp_path / "long.wav", music_like(40.0, 8000, seed=2), 8000)
     calls = {"n": 0}
     tagger = Tagger(patch_bundle, workers=0, batch_size=1)
-    run_model = tagger._run_model
+    run_model = tagger.run_model
 
-    def counting(x):
+    def counting(x, head=0):
         calls["n"] += 1
-        return run_model(x)
+        return run_model(x, head)
 
-    tagger._run_model = counting
+    tagger.run_model = counting
     results = list(tagger.iter_tag([song], cancel=lambda: calls["n"] >= 3))
     assert results == [] and calls["n"] == 3  # stopped mid-track, not after all ~40 patches
 

@@ -68,8 +68,8 @@ def breakdown(tagger, path: Path, repeats: int) -> dict[str, float]:
     spec = tagger.spec
     t_dec, track = _median_time(lambda: decode_for_spec(str(path), spec, None), repeats)
     with torch.inference_mode():
-        t_mel, x = _median_time(lambda: tagger._patches(track), repeats)
-        t_net, _ = _median_time(lambda: [tagger._run_model(x[a:a + tagger.batch_size])
+        t_mel, x = _median_time(lambda: tagger.patches(track)[0], repeats)
+        t_net, _ = _median_time(lambda: [tagger.run_model(x[a:a + tagger.batch_size])
                                          for a in range(0, x.shape[0], tagger.batch_size)], repeats)
     return {"decode_resample_s": t_dec, "logmel_s": t_mel, "network_s": t_net, "patches": int(x.shape[0])}
 

@@ -55,7 +55,7 @@ def _fmt_time(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def _pad(wave: np.ndarray, n: int, mode: str) -> np.ndarray:
+def pad_wave(wave: np.ndarray, n: int, mode: str) -> np.ndarray:
     if wave.size >= n:
         return wave
     if mode == "repeat_pad":
@@ -63,7 +63,7 @@ def _pad(wave: np.ndarray, n: int, mode: str) -> np.ndarray:
     return np.concatenate([wave, np.zeros(n - wave.size, np.float32)])
 
 
-def _short_warning(duration: float, spec: FeatureSpec) -> str:
+def short_warning(duration: float, spec: FeatureSpec) -> str:
     how = "repeated" if spec.short_audio == "repeat_pad" else "padded with silence"
     return (f"the track is only {duration:.2f} s long; it was {how} to fill one "
             f"{spec.excerpt_seconds:.2f}-s model input")
@@ -79,12 +79,12 @@ def decode_centre(path: str, spec: FeatureSpec, duration: float) -> DecodedTrack
     warnings = []
     if wave.size < need:
         if wave.size < need * 0.98:  # not just rounding
-            warnings.append(_short_warning(wave.size / spec.sample_rate, spec))
-        wave = _pad(wave, need, spec.short_audio)
+            warnings.append(short_warning(wave.size / spec.sample_rate, spec))
+        wave = pad_wave(wave, need, spec.short_audio)
     return DecodedTrack(path, duration, [Segment(wave[:need], 0, 1)], warnings)
 
 
-def _patch_starts(n_frames: int, spec: FeatureSpec, max_patches: int | None) -> list[int]:
+def patch_starts(n_frames: int, spec: FeatureSpec, max_patches: int | None) -> list[int]:
     """Start frames of the patches: every hop from 0 (trailing partial dropped), or at most
     ``max_patches`` of those spread evenly over the track."""
     count = max(0, (n_frames - spec.input_frames) // spec.patch_hop_frames + 1)
@@ -117,16 +117,16 @@ def decode_patches(path: str, spec: FeatureSpec, duration: float,
         warnings.append(f"long track ({_fmt_time(duration)}): analysed {max_patches} patches "
                         f"spread over it instead of all of it")
     n_frames = spec.n_frames(int(duration * sr))
-    starts = _patch_starts(n_frames, spec, max_patches)
+    starts = patch_starts(n_frames, spec, max_patches)
     if not starts or (max_patches is None and duration <= MAX_FULL_ANALYSIS_SECONDS):
         # The whole track, exactly as the original: one STFT over all of it.
         wave = load_audio(path, sr, resampler=spec.resampler, min_duration_s=MIN_AUDIO_SECONDS)
         n_frames = spec.n_frames(wave.size)
         if n_frames < spec.input_frames:
-            warnings.append(_short_warning(wave.size / sr, spec))
-            wave = _pad(wave, spec.excerpt_samples, spec.short_audio)
+            warnings.append(short_warning(wave.size / sr, spec))
+            wave = pad_wave(wave, spec.excerpt_samples, spec.short_audio)
             n_frames = spec.n_frames(wave.size)
-        starts = _patch_starts(n_frames, spec, None)
+        starts = patch_starts(n_frames, spec, None)
         return DecodedTrack(path, duration, [Segment(wave, 0, len(starts))], warnings)
 
     hop_s = spec.hop_length / sr
