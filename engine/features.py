@@ -118,12 +118,21 @@ class LogMel:
     ``librosa.feature.melspectrogram`` + the spec's log compression.
     """
 
-    def __init__(self, spec: FeatureSpec, device: str | Any = "cpu") -> None:
+    def __init__(self, spec: FeatureSpec, device: str | Any = "cpu", filterbank: Any = None) -> None:
+        """``filterbank``: a mel filterbank ``[n_mels, 1 + n_fft // 2]`` to use instead of the one
+        :func:`mel_filterbank` computes (a model that brings the exact bank it was trained with)."""
         torch = _torch()
         self.spec = spec
         self.device = torch.device(device)
         self.window = torch.hann_window(spec.n_fft, periodic=True, dtype=torch.float32, device=self.device)
-        self.fb = torch.from_numpy(mel_filterbank(spec).astype(np.float32)).to(self.device)
+        if filterbank is None:
+            self.fb = torch.from_numpy(mel_filterbank(spec).astype(np.float32)).to(self.device)
+        else:
+            fb = torch.as_tensor(filterbank, dtype=torch.float32).to(self.device)
+            if tuple(fb.shape) != (spec.n_mels, spec.n_fft // 2 + 1):
+                raise ValueError(f"mel filterbank of shape {tuple(fb.shape)}; the spec needs "
+                                 f"{(spec.n_mels, spec.n_fft // 2 + 1)}")
+            self.fb = fb.contiguous()
 
     @property
     def stft_key(self) -> tuple:

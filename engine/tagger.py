@@ -10,7 +10,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
@@ -154,6 +153,11 @@ def _load(model, device: str):
     return load_bundle(model, device)
 
 
+def model_filterbank(model):
+    """The mel filterbank a model brings with its weights (buffer ``mel_filterbank``), or None."""
+    return getattr(model, "mel_filterbank", None)
+
+
 def check_compatible(primary: BundleInfo, other: BundleInfo) -> None:
     """Raise :class:`ModelError` unless ``other`` can run on ``primary``'s decoded audio."""
     a, b = primary.feature_spec, other.feature_spec
@@ -191,7 +195,8 @@ class Tagger:
                 check_compatible(self.heads[0].info, info)
             # channels-last is oneDNN's fast layout for 2-D convolutions (it leaves other weights alone)
             net = net.to(memory_format=torch.channels_last)
-            self.heads.append(ModelHead(net, info, LogMel(info.feature_spec, self.device)))
+            logmel = LogMel(info.feature_spec, self.device, filterbank=model_filterbank(net))
+            self.heads.append(ModelHead(net, info, logmel))
         self.model, self.info = self.heads[0].model, self.heads[0].info
         self.spec: FeatureSpec = self.info.feature_spec
         self.logmel = self.heads[0].logmel

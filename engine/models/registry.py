@@ -28,7 +28,7 @@ def register(name: str) -> Callable[[T], T]:
 
 def _load_builtin() -> None:
     # Importing the modules runs their @register decorators.
-    from . import head, musicnn, seed, tiny  # noqa: F401
+    from . import head, musicnn, seed, tiny, won2020  # noqa: F401
 
 
 def available_architectures() -> list[str]:
