@@ -168,13 +168,13 @@ def device_job(task, device: str | None) -> str:
     return call_in_child(describe_device, device, cancelled=task.is_cancelled, timeout_s=120)
 
 
-def export_m3u8_job(task, shared: SharedLibrary, track_ids: list[int], out_path: str) -> str:
-    """Write an M3U8 playlist of ``track_ids`` (in order) to ``out_path``."""
+def export_m3u8_job(task, shared: SharedLibrary, track_ids: list[int], out_path: str):
+    """Write an M3U8 playlist of ``track_ids`` (in order) to ``out_path``; returns the
+    :class:`~engine.similarity.M3U8Written` (its ``left_out`` lists tracks M3U cannot hold)."""
     from engine.similarity import PlaylistEntry, write_m3u8
 
     with shared.use() as lib:
         tracks = lib.get_tracks(track_ids)
     entries = [PlaylistEntry(path=t.path, title=t.title, artist=t.artist, duration_s=t.duration_s)
                for t in tracks]
-    write_m3u8(out_path, entries)
-    return os.fspath(out_path)
+    return write_m3u8(out_path, entries)

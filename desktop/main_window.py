@@ -958,9 +958,28 @@ class MainWindow(QMainWindow):
             path += ".m3u8"
         return self.runner.run(
             export_m3u8_job, self.shared, ids, path,
-            on_result=lambda p: self.statusBar().showMessage(f"Saved a playlist of {len(ids):,} tracks: {p}", 10000),
+            on_result=self._playlist_written,
             on_error=lambda e: QMessageBox.warning(self, "The playlist could not be saved", str(e)),
             name="export m3u8")
+
+    def _playlist_written(self, result) -> None:
+        """Say where the playlist went and, in a (non-blocking) box, which tracks M3U8 could
+        not hold (a line break in the file name)."""
+        from engine.similarity import left_out_lines
+
+        self.statusBar().showMessage(f"Saved a playlist of {result.written:,} tracks: {result.path}"
+                                     + (f" ({len(result.left_out):,} left out)" if result.left_out else ""),
+                                     10000)
+        if result.left_out:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Some tracks were left out of the playlist",
+                              f"{len(result.left_out):,} of the tracks could not be written to "
+                              f"{result.path.name}: an M3U8 playlist has one line per track, so a file "
+                              "name with a line break in it cannot be listed. Rename these files "
+                              "to include them.", QMessageBox.StandardButton.Ok, self)
+            box.setObjectName("playlistLeftOut")
+            box.setDetailedText("\n".join(left_out_lines(result.left_out, limit=200)))
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """(keys, what they do) for the help window."""

@@ -39,8 +39,8 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QHeaderView,
                                QLabel, QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from engine.similarity import (Neighbour, PlaylistEntry, SimilarityIndex, smooth_playlist,
-                               write_m3u8)
+from engine.similarity import (Neighbour, PlaylistEntry, SimilarityIndex, left_out_lines,
+                               smooth_playlist, write_m3u8)
 
 DEFAULT_NEIGHBOURS = 30
 DEFAULT_PLAYLIST_LENGTH = 25
@@ -340,11 +340,18 @@ class SimilarPanel(QWidget):
                 return None
         entries = [src.track(i).entry() for i in ids if src.track(i).path]
         try:
-            out = write_m3u8(path, entries)
+            result = write_m3u8(path, entries)
         except OSError as exc:
             self.error_occurred.emit(f"Cannot write {os.fsdecode(path)}: {exc.strerror or exc}")
             return None
+        out = result.path
         self.playlist_exported.emit(str(out))
+        if result.left_out:   # after "exported", so the status bar keeps this sentence
+            names = "; ".join(line.removeprefix("left out: ")
+                              for line in left_out_lines(result.left_out, limit=3))
+            self.error_occurred.emit(
+                f"Saved {result.written} tracks to {out.name}; left out {len(result.left_out)} "
+                f"whose file name contains a line break (M3U8 cannot list it): {names}")
         return out
 
     # ------------------------------------------------------------------ internals

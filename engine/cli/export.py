@@ -10,6 +10,7 @@ import sys
 import tempfile
 
 from ..errors import printable_path as printable
+from ..safe_export import csv_row, escaped_cells_note
 from .scan import EXIT_FAILED, EXIT_OK, open_library
 
 
@@ -59,11 +60,15 @@ def run(args: argparse.Namespace) -> int:
     if args.csv is not None:
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["path", "title", "artist", "album", "duration_s", "model", *names])
+        # text cells go through csv_row (formula injection); the numbers are ours
+        header, escaped = csv_row(["path", "title", "artist", "album", "duration_s", "model", *names])
+        w.writerow(header)
         for tid, vec in zip(ids.tolist(), scores):
             r = by_id[tid]
-            w.writerow([printable(r.path), r.title or "", r.artist or "", r.album or "",
-                        "" if r.duration_s is None else f"{r.duration_s:.3f}", model,
+            cells, n = csv_row([printable(r.path), r.title, r.artist, r.album])
+            model_cell, m = csv_row([model])
+            escaped += n + m
+            w.writerow([*cells, "" if r.duration_s is None else f"{r.duration_s:.3f}", *model_cell,
                         *(f"{float(s):.4f}" for s in vec)])
         text, target = buf.getvalue(), args.csv
     else:
@@ -75,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
                            "scores": {n: round(float(s), 4) for n, s in zip(names, vec)}}
                           for tid, vec in zip(ids.tolist(), scores)]}
         text, target = json.dumps(doc, indent=1, ensure_ascii=False) + "\n", args.json
+        escaped = 0
     try:
         _write_atomically(target, text)
     except OSError as exc:
@@ -82,4 +88,6 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if target != "-":
         print(f"exported the scores of {len(ids)} tracks ({model}, {len(names)} tags) to {printable(target)}")
+    if escaped:
+        print(escaped_cells_note(escaped), file=sys.stderr if target == "-" else sys.stdout)
     return EXIT_OK

@@ -50,7 +50,7 @@ def register(sub) -> None:
 
 
 def _finish(args, lib, lv, meta, track_ids, name: str, params: dict) -> int:
-    from ..similarity.playlist import write_m3u8
+    from ..similarity.playlist import left_out_lines, write_m3u8
 
     playlist_id = None
     if not args.no_save:
@@ -59,9 +59,13 @@ def _finish(args, lib, lv, meta, track_ids, name: str, params: dict) -> int:
     written = None
     if args.output:
         written = write_m3u8(args.output, [meta[t].entry() for t in track_ids], paths=args.paths)
+        for line in left_out_lines(written.left_out):
+            print(f"tagatlas {args.command}: {line}", file=sys.stderr)
     if args.json:
         print(json.dumps({"name": args.name or name, "playlist_id": playlist_id,
-                          "m3u8": printable(written) if written else None,
+                          "m3u8": printable(written.path) if written else None,
+                          "m3u8_left_out": [{"path": printable(p), "reason": why}
+                                            for p, why in written.left_out] if written else [],
                           "tracks": [{"id": t, "path": printable(meta[t].path),
                                       "artist": meta[t].artist, "title": meta[t].title}
                                      for t in track_ids]}, indent=2, ensure_ascii=False))
@@ -72,7 +76,8 @@ def _finish(args, lib, lv, meta, track_ids, name: str, params: dict) -> int:
     if playlist_id is not None:
         print(f"kept in the library as playlist #{playlist_id}")
     if written:
-        print(f"written to {printable(written)}")
+        left = f" ({len(written.left_out)} left out, see above)" if written.left_out else ""
+        print(f"written to {printable(written.path)}: {written.written} tracks{left}")
     return 0
 
 

@@ -11,15 +11,16 @@ from engine.similarity.embeddings import (DEFAULT_CENTER, DEFAULT_KIND, EMBEDDIN
 from engine.similarity.index import Neighbour, SimilarityIndex, knn
 from engine.similarity.layout import (LayoutCancelled, LayoutParams, PlacementParams,
                                       compute_layout, place_new)
-from engine.similarity.playlist import (PlaylistEntry, format_m3u8, path_playlist,
-                                        playlist_paths_relative, smooth_playlist,
-                                        step_distances, write_m3u8)
+from engine.similarity.playlist import (M3U8Written, PlaylistEntry, format_m3u8, left_out_lines,
+                                        path_playlist, playlist_paths_relative, render_m3u8,
+                                        smooth_playlist, step_distances, write_m3u8)
 from engine.similarity.regions import Region, label_regions
 
 __all__ = [
     "DEFAULT_CENTER", "DEFAULT_KIND", "EMBEDDING_KINDS", "Separation", "choose_kind", "embed", "l2_normalize",
     "library_center", "separation", "transformed", "Neighbour", "SimilarityIndex", "knn",
     "LayoutCancelled", "LayoutParams", "PlacementParams", "compute_layout", "place_new",
-    "PlaylistEntry", "format_m3u8", "path_playlist", "playlist_paths_relative",
+    "M3U8Written", "PlaylistEntry", "format_m3u8", "left_out_lines", "render_m3u8",
+    "path_playlist", "playlist_paths_relative",
     "smooth_playlist", "step_distances", "write_m3u8", "Region", "label_regions",
 ]

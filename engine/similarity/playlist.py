@@ -13,6 +13,7 @@ from typing import Hashable, Sequence
 
 import numpy as np
 
+from engine.safe_export import m3u_path, m3u_path_problem, m3u_title, visible
 from engine.similarity.embeddings import l2_normalize
 from engine.similarity.index import SimilarityIndex
 
@@ -188,11 +189,6 @@ class PlaylistEntry:
         return f"{artist} - {title}" if artist else title
 
 
-def _clean(text: str) -> str:
-    """One line of M3U text: no line breaks."""
-    return " ".join(text.splitlines()).strip()
-
-
 def _is_within(path: Path, folder: Path) -> bool:
     try:
         path.relative_to(folder)
@@ -224,38 +220,83 @@ def playlist_paths_relative(playlist_file: str | os.PathLike,
     return _is_within(folder, common) or _is_within(common, folder)
 
 
-def format_m3u8(entries: Sequence[PlaylistEntry], playlist_file: str | os.PathLike, *,
-                paths: str = "auto") -> str:
+@dataclass(frozen=True)
+class M3U8Text:
+    """An M3U8 playlist's text and the entries that could not be written in it:
+    ``left_out`` holds (path, reason) pairs, e.g. ``"name contains a line break"``."""
+    text: str
+    written: int
+    left_out: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class M3U8Written:
+    """What :func:`write_m3u8` did: the file, how many entries it holds and which were left out."""
+    path: Path
+    written: int
+    left_out: tuple[tuple[str, str], ...] = ()
+
+
+def render_m3u8(entries: Sequence[PlaylistEntry], playlist_file: str | os.PathLike, *,
+                paths: str = "auto") -> M3U8Text:
     """The text of an extended M3U playlist (UTF-8 when written) for ``entries``.
 
     ``paths``: "auto" (relative when :func:`playlist_paths_relative` says so), "relative"
-    or "absolute".
+    or "absolute". Entries whose path cannot be written as one M3U line (a line break in the
+    name) are left out and listed in ``left_out``; titles lose their line breaks and a
+    relative path starting with ``#`` is written ``./#…`` (see :mod:`engine.safe_export`).
     """
     if paths not in ("auto", "relative", "absolute"):
         raise ValueError("paths must be 'auto', 'relative' or 'absolute'")
     folder = os.path.dirname(os.path.abspath(os.fsdecode(playlist_file)))
-    track_paths = [os.path.abspath(os.fsdecode(e.path)) for e in entries]
+    kept: list[tuple[PlaylistEntry, str]] = []
+    left_out: list[tuple[str, str]] = []
+    for e in entries:
+        path = os.path.abspath(os.fsdecode(e.path))
+        problem = m3u_path_problem(path)
+        if problem is None:
+            kept.append((e, path))
+        else:
+            left_out.append((path, problem))
     relative = paths == "relative" or (
-        paths == "auto" and playlist_paths_relative(playlist_file, track_paths))
+        paths == "auto" and playlist_paths_relative(playlist_file, [p for _, p in kept]))
     lines = ["#EXTM3U"]
-    for entry, path in zip(entries, track_paths):
+    for entry, path in kept:
         seconds = -1 if entry.duration_s is None else int(round(entry.duration_s))
-        lines.append(f"#EXTINF:{seconds},{_clean(entry.display())}")
+        lines.append(f"#EXTINF:{seconds},{m3u_title(entry.display())}")
         if relative:
             try:
                 path = os.path.relpath(path, folder)
             except ValueError:  # another drive
                 pass
-        lines.append(path)
-    return "\n".join(lines) + "\n"
+        lines.append(m3u_path(path))
+    return M3U8Text("\n".join(lines) + "\n", len(kept), tuple(left_out))
+
+
+def format_m3u8(entries: Sequence[PlaylistEntry], playlist_file: str | os.PathLike, *,
+                paths: str = "auto") -> str:
+    """Only the text of :func:`render_m3u8` (entries it cannot write are left out)."""
+    return render_m3u8(entries, playlist_file, paths=paths).text
 
 
 def write_m3u8(playlist_file: str | os.PathLike, entries: Sequence[PlaylistEntry], *,
-               paths: str = "auto") -> Path:
-    """Write ``entries`` to ``playlist_file`` as UTF-8 extended M3U; returns the path."""
-    text = format_m3u8(entries, playlist_file, paths=paths)
+               paths: str = "auto") -> M3U8Written:
+    """Write ``entries`` to ``playlist_file`` as UTF-8 extended M3U. Entries that M3U cannot
+    hold (see :func:`render_m3u8`) are left out and listed in the result: tell the user."""
+    rendered = render_m3u8(entries, playlist_file, paths=paths)
     out = Path(os.fsdecode(playlist_file))
     out.parent.mkdir(parents=True, exist_ok=True)
     # surrogate-escaped (non-UTF-8) file names are written back as their original bytes
-    out.write_bytes(text.encode("utf-8", "surrogateescape"))
-    return out
+    out.write_bytes(rendered.text.encode("utf-8", "surrogateescape"))
+    return M3U8Written(out, rendered.written, rendered.left_out)
+
+
+def left_out_lines(left_out: Sequence[tuple[str, str]], limit: int = 10) -> list[str]:
+    """One printable line per entry left out of a playlist ("left out: NAME: why"), at most
+    ``limit`` and then a count of the rest."""
+    from engine.errors import printable_path
+
+    lines = [f"left out: {visible(printable_path(p))} ({why})" for p, why in left_out[:limit]]
+    if len(left_out) > limit:
+        lines.append(f"… and {len(left_out) - limit} more left out")
+    return lines
