@@ -129,17 +129,19 @@ def plan_writes(lib: Library, track_ids: Iterable[int], policy: Any, *, model: s
                 accept: dict[int, Iterable[str]] | None = None,
                 reject: dict[int, Iterable[str]] | None = None,
                 progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> WritePlan:
-    """What writing ``model``'s predictions with ``policy`` would change in each track's file.
+    """What writing the predictions of ``model`` (a profile, a bundle name or None for the
+    default profile, see :func:`engine.library.predictions.choose_models`) with ``policy`` would
+    change in each track's file. The models' stored scores are calibrated and combined onto the
+    canonical vocabulary (:mod:`engine.combine`); the policy decides on the combined scores.
 
     Each file's tags are read now (not taken from the database), so the plan matches the file.
     ``accept`` / ``reject``: per track id, review overrides (see ``plan_changes``).
     """
     from ..metadata import plan_changes, read_tags
+    from .predictions import choose_models, library_combiner, track_predictions
 
-    model = choose_model(lib, model)
-    tags = lib.model_tags(model)
-    thresholds = lib.model_thresholds(model)
-    plan = WritePlan(model=model, policy=policy)
+    combiner = library_combiner(lib, choose_models(lib, model))
+    plan = WritePlan(model=combiner.name, policy=policy)
     ids = list(track_ids)
     for i, tid in enumerate(ids):
         if cancel is not None and cancel():
@@ -149,15 +151,14 @@ def plan_writes(lib: Library, track_ids: Iterable[int], policy: Any, *, model: s
             continue
         if progress is not None:
             progress(i + 1, len(ids), track.path)
-        analysis = lib.get_analysis(tid, model)
-        if analysis is None:
+        predicted = track_predictions(lib, combiner, tid)
+        if predicted is None:
             plan.not_analysed.append(tid)
             continue
         try:
             current = read_tags(track.path)
-            change = plan_changes(current, analysis.scores, tags, model, policy,
-                                  accept=(accept or {}).get(tid), reject=(reject or {}).get(tid),
-                                  thresholds=thresholds)
+            change = plan_changes(current, predicted.scores, combiner.tags, combiner.name, policy,
+                                  accept=(accept or {}).get(tid), reject=(reject or {}).get(tid))
         except FileError as exc:
             plan.failures.append(_failure(track.path, tid, exc))
             continue
