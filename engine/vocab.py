@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CATEGORIES = ("genre", "mood", "instrument", "era", "other")
+CATEGORIES = ("genre", "mood", "instrument", "vocals", "era", "other")
 
 #: MSD last.fm top-50, in the models' output order (Choi et al. 2016; DESIGN.md).
 MSD50_TAGS: tuple[str, ...] = (

@@ -239,6 +239,16 @@ def temp_leftovers(folder) -> list[str]:
     return [n for n in os.listdir(folder) if os.fsdecode(n).startswith(safewrite.TEMP_PREFIX)]
 
 
+def mechanics_policy(**kw) -> TagPolicy:
+    """The policy the format tests write with: up to 3 genres and moods, 2 instruments (vocals
+    stay with the instruments, as in the model's own categories), no relative rule."""
+    from engine.metadata import CategoryRule
+
+    rules = {"genre": CategoryRule(max_count=3), "mood": CategoryRule(max_count=3),
+             "instrument": CategoryRule(max_count=2)}
+    return TagPolicy(rules=rules, **kw)
+
+
 # --- the shared suite --------------------------------------------------------------------------
 class RoundTripSuite:
     """Round-trip tests every format inherits; a subclass sets only ``kind``."""
@@ -253,10 +263,10 @@ class RoundTripSuite:
         return make_audio(self.kind, tmp_path, name)
 
     def plan(self, path, policy: TagPolicy | None = None, scores=SCORES, **kw):
-        return plan_changes(read_tags(path), scores, TAGS, MODEL, policy or TagPolicy(), **kw)
+        return plan_changes(read_tags(path), scores, TAGS, MODEL, policy or mechanics_policy(), **kw)
 
     def write(self, path, policy: TagPolicy | None = None, **kw):
-        policy = policy or TagPolicy()
+        policy = policy or mechanics_policy()
         return apply_change(path, self.plan(path, policy, **kw), policy)
 
     # -- write and read back ----------------------------------------------------------------
@@ -285,13 +295,13 @@ class RoundTripSuite:
 
     def test_write_scores_off(self, tmp_path):
         path = self.fresh(tmp_path)
-        self.write(path, TagPolicy(write_scores=False))
+        self.write(path, mechanics_policy(write_scores=False))
         assert plain_values(path, self.family, "TAGATLAS_SCORES") is None
         assert plain_values(path, self.family, "genre") == ["Rock", "Jazz"]
 
     def test_disabled_and_remapped_fields(self, tmp_path):
         path = self.fresh(tmp_path)
-        self.write(path, TagPolicy(fields={"era": None, "instrument": "VOCALS"}))
+        self.write(path, mechanics_policy(fields={"era": None, "instrument": "VOCALS"}))
         assert plain_values(path, self.family, "TAGATLAS_ERA") is None
         assert plain_values(path, self.family, "TAGATLAS_INSTRUMENTS") is None
         assert plain_values(path, self.family, "VOCALS") == ["Female Vocals"]
@@ -308,28 +318,28 @@ class RoundTripSuite:
         seed_user_tags(path, self.family, genre=["My Genre"])
         change = self.plan(path)
         assert "genre" not in change.after and change.after["mood"] == ["Happy", "Chillout"]
-        apply_change(path, change, TagPolicy())
+        apply_change(path, change, mechanics_policy())
         assert plain_values(path, self.family, "genre") == ["My Genre"]
         assert plain_values(path, self.family, "mood") == ["Happy", "Chillout"]
 
     def test_merge_keeps_user_values_first_without_duplicates(self, tmp_path):
         path = self.fresh(tmp_path)
         seed_user_tags(path, self.family, genre=["jazz", "Swing"], mood=["happy"])
-        self.write(path, TagPolicy(mode="merge"))
+        self.write(path, mechanics_policy(mode="merge"))
         assert plain_values(path, self.family, "genre") == ["jazz", "Swing", "Rock"]
         assert plain_values(path, self.family, "mood") == ["happy", "Chillout"]
 
     def test_replace(self, tmp_path):
         path = self.fresh(tmp_path)
         seed_user_tags(path, self.family, genre=["My Genre"])
-        self.write(path, TagPolicy(mode="replace"))
+        self.write(path, mechanics_policy(mode="replace"))
         assert plain_values(path, self.family, "genre") == ["Rock", "Jazz"]
 
     def test_users_own_tags_and_cover_survive(self, tmp_path):
         path = self.fresh(tmp_path)
         seed_user_tags(path, self.family, genre=["My Genre"])
         before = read_tags(path)
-        self.write(path, TagPolicy(mode="merge"))
+        self.write(path, mechanics_policy(mode="merge"))
         after = read_tags(path)
         assert (after.title, after.artist) == ("My Title", "My Artist")
         assert after.get("MYFIELD") == ["keep me"] == before.get("MYFIELD")
@@ -343,7 +353,7 @@ class RoundTripSuite:
         path = self.fresh(tmp_path)
         seed_user_tags(path, self.family, genre=["My Genre"], mood=["Calm"])
         snapshot = tag_snapshot(path, self.family)
-        record = self.write(path, TagPolicy(mode="merge"))
+        record = self.write(path, mechanics_policy(mode="merge"))
         assert tag_snapshot(path, self.family) != snapshot
         undo = restore_fields(path, record.before, after=record.after)
         assert undo.written
@@ -373,7 +383,7 @@ class RoundTripSuite:
         path = self.fresh(tmp_path)
         seed_user_tags(path, self.family, genre=["My Genre"])
         samples, packets = decoded_audio(path)
-        record = self.write(path, TagPolicy(mode="replace"))
+        record = self.write(path, mechanics_policy(mode="replace"))
         s2, p2 = decoded_audio(path)
         np.testing.assert_array_equal(s2, samples)
         assert p2 == packets
@@ -386,7 +396,7 @@ class RoundTripSuite:
     def test_dry_run_touches_nothing(self, tmp_path):
         path = self.fresh(tmp_path)
         data, mtime = path.read_bytes(), path.stat().st_mtime_ns
-        change = self.plan(path, TagPolicy(mode="replace"))
+        change = self.plan(path, mechanics_policy(mode="replace"))
         assert "genre:" in change.format_diff() and "(none) -> Rock, Jazz" in change.format_diff()
         assert path.read_bytes() == data and path.stat().st_mtime_ns == mtime
 
@@ -397,9 +407,9 @@ class RoundTripSuite:
         path.chmod(0o444)
         try:
             with pytest.raises(TagWriteError, match="read-only") as err:
-                apply_change(path, change, TagPolicy())
+                apply_change(path, change, mechanics_policy())
             assert err.value.path == path
-            result = try_apply_change(path, change, TagPolicy())
+            result = try_apply_change(path, change, mechanics_policy())
             assert isinstance(result, TagWriteError)
         finally:
             path.chmod(0o644)
@@ -414,7 +424,7 @@ class RoundTripSuite:
         folder.chmod(0o555)
         try:
             with pytest.raises(TagWriteError, match="folder is read-only"):
-                apply_change(path, change, TagPolicy())
+                apply_change(path, change, mechanics_policy())
         finally:
             folder.chmod(0o755)
         assert path.read_bytes() == data
@@ -424,7 +434,7 @@ class RoundTripSuite:
         change = self.plan(path)
         path.unlink()
         with pytest.raises(TagWriteError, match="no longer exists"):
-            apply_change(path, change, TagPolicy())
+            apply_change(path, change, mechanics_policy())
         assert not path.exists() and not temp_leftovers(tmp_path)
 
     def test_locked_file_is_reported(self, tmp_path):
@@ -434,7 +444,7 @@ class RoundTripSuite:
         with open(path, "rb") as holder:
             fcntl.flock(holder.fileno(), fcntl.LOCK_EX)
             with pytest.raises(TagWriteError, match="locked"):
-                apply_change(path, change, TagPolicy())
+                apply_change(path, change, mechanics_policy())
         assert path.read_bytes() == data and not temp_leftovers(tmp_path)
 
     def test_interrupted_write_leaves_original_and_no_temp_file(self, tmp_path, monkeypatch):
@@ -450,7 +460,7 @@ class RoundTripSuite:
 
         monkeypatch.setattr(safewrite.os, "replace", crash)
         with pytest.raises(KeyboardInterrupt):
-            apply_change(path, change, TagPolicy())
+            apply_change(path, change, mechanics_policy())
         monkeypatch.undo()
         assert seen and seen[0] != data
         assert path.read_bytes() == data
@@ -462,17 +472,17 @@ class RoundTripSuite:
         seed_user_tags(path, self.family, genre=["Set Meanwhile"], cover=False)
         data = path.read_bytes()
         with pytest.raises(TagWriteError, match="changed since the preview"):
-            apply_change(path, change, TagPolicy())
+            apply_change(path, change, mechanics_policy())
         assert path.read_bytes() == data
 
     def test_modification_time_preserved_on_request(self, tmp_path):
         path = self.fresh(tmp_path)
         os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_123_456_789))
-        apply_change(path, self.plan(path), TagPolicy(), preserve_mtime=True)
+        apply_change(path, self.plan(path), mechanics_policy(), preserve_mtime=True)
         assert path.stat().st_mtime_ns == 1_000_000_000_123_456_789
         other = self.fresh(tmp_path, "other")
         os.utime(other, ns=(1_000_000_000_000_000_000, 1_000_000_000_123_456_789))
-        apply_change(other, self.plan(other), TagPolicy())
+        apply_change(other, self.plan(other), mechanics_policy())
         assert other.stat().st_mtime_ns != 1_000_000_000_123_456_789
 
     def test_permissions_kept(self, tmp_path):

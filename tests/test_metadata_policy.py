@@ -16,9 +16,26 @@ def empty(**fields) -> FileTags:
     return FileTags(path="/music/a.flac", format="FLAC", tag_type="vorbis", **fields)
 
 
+#: The mechanics under test: up to three genres and moods, no relative rule.
+MECHANICS = {"genre": CategoryRule(max_count=3), "mood": CategoryRule(max_count=3),
+             "instrument": CategoryRule(max_count=2)}
+
+
 def plan(current=None, scores=None, policy=None, **kw) -> TagChange:
     return plan_changes(current or empty(), scores if scores is not None else scores_for(),
-                        TAGS, "m", policy or TagPolicy(write_scores=False), **kw)
+                        TAGS, "m", policy or TagPolicy(write_scores=False, rules=MECHANICS), **kw)
+
+
+def test_default_caps_and_relative_rule():
+    s = scores_for(rock=0.95, punk=0.9, pop=0.8, jazz=0.7)
+    change = plan(scores=s, policy=TagPolicy(write_scores=False))
+    assert change.after["genre"] == ["Rock", "Punk"]          # at most 2; Pop < 0.9 x Rock anyway
+    s = scores_for(rock=0.95, punk=0.6)
+    assert plan(scores=s, policy=TagPolicy(write_scores=False)).after["genre"] == ["Rock"]
+    rule = CategoryRule(max_count=3, relative=0.5)
+    assert plan(scores=s, policy=TagPolicy(write_scores=False, rules={"genre": rule})).after["genre"] == ["Rock", "Punk"]
+    with pytest.raises(ValueError):
+        CategoryRule(relative=1.5)
 
 
 def test_threshold_count_and_order():
@@ -174,7 +191,7 @@ def test_policy_and_change_serialise():
                        fields={"era": None, "instrument": "vocals"})
     again = TagPolicy.from_dict(json.loads(json.dumps(policy.to_dict())))
     assert again == policy and again.fields["instrument"] == "VOCALS"
-    assert TagPolicy.from_dict({"mode": "replace"}).rule("genre").max_count == 3
+    assert TagPolicy.from_dict({"mode": "replace"}).rule("genre").max_count == 2
     with pytest.raises(ValueError, match="unknown"):
         TagPolicy.from_dict({"colour": "red"})
     change = plan(scores=scores_for(rock=0.9))

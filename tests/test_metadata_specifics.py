@@ -13,7 +13,7 @@ import mutagen.mp4
 import numpy as np
 import pytest
 
-from _metadata_util import (SCORES, TAGS, decoded_audio, make_audio, plain_values,
+from _metadata_util import (SCORES, TAGS, mechanics_policy, decoded_audio, make_audio, plain_values,
                             seed_user_tags, temp_leftovers)
 from engine.errors import MetadataError, TagReadError, TagWriteError
 from engine.metadata import (FileTags, TagChange, TagPolicy, WriteRecord, apply_change,
@@ -24,7 +24,7 @@ from engine.metadata import safewrite
 
 
 def write(path, policy=None, **kw):
-    policy = policy or TagPolicy()
+    policy = policy or mechanics_policy()
     return apply_change(path, plan_changes(read_tags(path), SCORES, TAGS, "m", policy, **kw), policy)
 
 
@@ -41,7 +41,7 @@ def test_id3v24_uses_tmoo_and_nul_separated_values(tmp_path):
 
 def test_id3v23_uses_txxx_mood_and_joins_values(tmp_path):
     path = make_audio("mp3", tmp_path)
-    record = write(path, TagPolicy(id3_version=3))
+    record = write(path, mechanics_policy(id3_version=3))
     tags = mutagen.id3.ID3(path, translate=False)
     assert tags.version == (2, 3, 0)
     assert "TMOO" not in tags
@@ -53,7 +53,7 @@ def test_id3v23_uses_txxx_mood_and_joins_values(tmp_path):
     ft = read_tags(path)
     assert ft.id3_version == "2.3" and ft.get("genre") == ["Rock", "Jazz"]
     assert ft.get("mood") == ["Happy", "Chillout"]
-    assert not plan_changes(ft, SCORES, TAGS, "m", TagPolicy(id3_version=3)), "idempotent in v2.3"
+    assert not plan_changes(ft, SCORES, TAGS, "m", mechanics_policy(id3_version=3)), "idempotent in v2.3"
 
 
 def test_existing_v23_tag_keeps_its_version_and_frames(tmp_path):
@@ -65,7 +65,7 @@ def test_existing_v23_tag_keeps_its_version_and_frames(tmp_path):
     tags.add(mutagen.id3.TCON(encoding=1, text="Rock; Pop"))
     tags.save(path, v2_version=3)
     before = mutagen.id3.ID3(path, translate=False)
-    write(path, TagPolicy(mode="merge", id3_version=4))
+    write(path, mechanics_policy(mode="merge", id3_version=4))
     after = mutagen.id3.ID3(path, translate=False)
     assert after.version == (2, 3, 0)
     for key in ("TIT2", "TYER", "TDAT"):
@@ -79,7 +79,7 @@ def test_mood_goes_where_the_file_already_keeps_it(tmp_path):
     tags = mutagen.id3.ID3()
     tags.add(mutagen.id3.TXXX(encoding=3, desc="MOOD", text=["Calm"]))   # Mp3tag style, in v2.4
     tags.save(path)
-    record = write(path, TagPolicy(mode="merge"))
+    record = write(path, mechanics_policy(mode="merge"))
     tags = mutagen.id3.ID3(path)
     assert "TMOO" not in tags and tags["TXXX:MOOD"].text == ["Calm", "Happy", "Chillout"]
     restore_fields(path, record.before, after=record.after)
@@ -121,7 +121,7 @@ def test_damaged_id3_header_is_refused_without_touching_the_file(tmp_path, heade
         read_tags(path)
     change = TagChange(str(path), {}, {"genre": ["Rock"]})
     with pytest.raises(TagWriteError, match="ID3 tag is damaged.*nothing was written") as err:
-        apply_change(path, change, TagPolicy())
+        apply_change(path, change, mechanics_policy())
     assert ".tagatlas-" not in str(err.value)
     assert path.read_bytes() == data and not temp_leftovers(tmp_path)
 
@@ -154,7 +154,7 @@ def test_bad_files_are_clear_per_file_errors(tmp_path, name, data, reason):
     assert isinstance(result, TagReadError) and isinstance(result, MetadataError)
     assert result.path == path and reason in result.reason
     with pytest.raises(TagWriteError):
-        apply_change(path, TagChange(str(path), {}, {"genre": ["Rock"]}), TagPolicy())
+        apply_change(path, TagChange(str(path), {}, {"genre": ["Rock"]}), mechanics_policy())
     assert path.read_bytes() == data
 
 
@@ -223,7 +223,7 @@ def test_write_record_is_plain_json(tmp_path):
 def test_empty_change_writes_nothing(tmp_path):
     path = make_audio("wav", tmp_path)
     data, mtime = path.read_bytes(), path.stat().st_mtime_ns
-    record = apply_change(path, TagChange(str(path)), TagPolicy())
+    record = apply_change(path, TagChange(str(path)), mechanics_policy())
     assert not record.written
     assert path.read_bytes() == data and path.stat().st_mtime_ns == mtime
 
@@ -296,7 +296,7 @@ def test_filetags_round_trip_and_split():
 def test_plan_file_reads_then_plans(tmp_path):
     from engine.metadata import plan_file
     path = make_audio("wav", tmp_path)
-    change = plan_file(path, SCORES, TAGS, "m")
+    change = plan_file(path, SCORES, TAGS, "m", mechanics_policy())
     assert change.after["genre"] == ["Rock", "Jazz"] and change.path == str(path)
 
 

@@ -10,7 +10,8 @@
    unless a new file has the same size and content fingerprint: then it was moved or renamed,
    and the track (with its analyses, playlists and journal) follows it to the new path.
 3. **read** — new and changed files get a content fingerprint and their tags read.
-4. **analyse** — tracks with no analysis by the model go through :class:`engine.tagger.Tagger`
+4. **analyse** — tracks with no analysis by one of the profile's models (:mod:`engine.profiles`)
+   go through :class:`engine.tagger.Tagger`
    (decoding in worker processes). A failure is stored as that file's error; the scan goes on.
 
 Work is committed in batches (every ``commit_every`` files or ``commit_seconds``), each file's
@@ -335,16 +336,19 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
     is_cancelled = cancel or (lambda: False)
     report = progress or (lambda phase, done, total, path: None)
 
-    model_name = None
+    model_names: list[str] = []
+    sources: dict[str, Any] = {}
     if analyse:
         if tagger is not None:
-            model_name = tagger.info.name
+            model_names = [info.name for info in getattr(tagger, "infos", [tagger.info])]
         else:
-            from ..bundle import DEFAULT_MODEL, read_bundle_info
+            from ..bundle import read_bundle_info
+            from ..profiles import profile_models
 
-            model = model if model is not None else DEFAULT_MODEL
-            model_name = read_bundle_info(model).name  # fails fast on a missing bundle
-        summary.model = model_name
+            # fails fast on a missing bundle; name -> what to load it from (a name or a path)
+            sources = {read_bundle_info(m).name: m for m in profile_models(model)}
+            model_names = list(sources)
+        summary.model = "+".join(model_names)
 
     # 1. walk -------------------------------------------------------------------------------------
     walk = walk_audio_files(roots, progress=report, cancel=is_cancelled)
@@ -493,9 +497,12 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
     if analyse:
         statuses = ["new", "analysed", "written"] + (["error"] if retry_failed else [])
         todo: dict[str, int] = {}
-        for r in roots:
-            for row in library.query_tracks(under=r, status=statuses, not_analysed_with=model_name):
-                todo[row.path] = row.id
+        missing: dict[int, list[str]] = {}       # track id -> profile models it has no analysis by
+        for name in model_names:
+            for r in roots:
+                for row in library.query_tracks(under=r, status=statuses, not_analysed_with=name):
+                    todo[row.path] = row.id
+                    missing.setdefault(row.id, []).append(name)
         if retry_failed:  # files that could not even be read are not worth decoding
             bad = {r[0] for r in conn.execute(
                 "SELECT track_id FROM errors WHERE stage = 'scan' AND kind != 'TagReadError'"
@@ -503,23 +510,40 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
             todo = {p: t for p, t in todo.items() if t not in bad}
         for r in roots:  # a root given as a single file
             t = library.get_track_by_path(r)
-            if t is not None and t.status in statuses and library.get_analysis(t.id, model_name) is None:
-                todo[t.path] = t.id
-        if todo:
+            if t is not None and t.status in statuses:
+                need = [m for m in model_names if library.get_analysis(t.id, m) is None]
+                if need:
+                    todo[t.path] = t.id
+                    missing[t.id] = need
+        if tagger is not None:
+            groups = {tuple(model_names): todo} if todo else {}
+        else:
+            # Tracks missing the same models are analysed together; a library analysed before
+            # a model joined the profile runs just that model, once.
+            groups = {}
+            for path, tid in todo.items():
+                groups.setdefault(tuple(missing.get(tid, model_names)), {})[path] = tid
+        for models, group in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            if is_cancelled():
+                summary.cancelled = True
+                break
             own_tagger = tagger is None
+            run = tagger
             if own_tagger:
                 from ..tagger import FAST_ANALYSIS_PATCHES, Tagger
 
                 if max_patches == "fast":
                     max_patches = FAST_ANALYSIS_PATCHES
-                tagger = Tagger(model, device=device, workers=workers, max_patches=max_patches)
+                run = Tagger([sources[m] for m in models], device=device, workers=workers,
+                             max_patches=max_patches)
             try:
-                library.register_model(tagger.info)
-                _analyse(library, tagger, todo, summary, fail, report, is_cancelled,
+                for info in getattr(run, "infos", [run.info]):
+                    library.register_model(info)
+                _analyse(library, run, group, summary, fail, report, is_cancelled,
                          commit_every, commit_seconds)
             finally:
                 if own_tagger:
-                    tagger.close()
+                    run.close()
 
     summary.failed = len(failed_paths)
     summary.elapsed_s = time.monotonic() - t_start
@@ -576,7 +600,6 @@ def _read_one(library: Library, f: FoundFile, tid: int | None,
 def _analyse(library: Library, tagger: Any, todo: dict[str, int], summary: ScanSummary,
              fail, report: ProgressFn, is_cancelled: CancelFn, commit_every: int,
              commit_seconds: float) -> None:
-    model_name = tagger.info.name
     paths = sorted(todo)
     with _Batches(library, commit_every, commit_seconds) as batches:
         results = tagger.iter_tag(paths, progress=lambda d, t, p: report("analyse", d, t, p),
@@ -587,9 +610,10 @@ def _analyse(library: Library, tagger: Any, todo: dict[str, int], summary: ScanS
                 continue
             with library.transaction():
                 if getattr(res, "ok", False):
-                    library.store_analysis(tid, model_name, res.scores, res.embedding,
-                                           n_patches=res.n_patches, duration_s=res.duration_s,
-                                           warnings=res.warnings)
+                    for r in getattr(res, "by_model", [res]):   # one analysis per model
+                        library.store_analysis(tid, r.model, r.scores, r.embedding,
+                                               n_patches=r.n_patches, duration_s=r.duration_s,
+                                               warnings=r.warnings)
                     library.clear_errors(track_id=tid, stages=["decode", "analyse"])
                     summary.analysed += 1
                 else:

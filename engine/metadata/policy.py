@@ -4,14 +4,16 @@
 ``TagPolicy``; it returns a ``TagChange`` (before/after of each logical field that would change)
 that is shown as a dry run and later handed to ``apply_change``.
 
-Rules, per category (genre, mood, instrument, era, other):
+Rules, per category (genre, mood, instrument, vocals, era, other):
 
 * A tag is a candidate when its score reaches the category's threshold (``CategoryRule.threshold``;
   ``None`` means the model's own per-tag threshold, passed as ``thresholds=``, else 0.5).
 * Tags are written under their display name (``TagInfo.display``); near-duplicates that share a
   display name ("female vocalist" / "female vocalists" -> "Female Vocals") become one value with
   the higher score.
-* The ``max_count`` best candidates are taken, highest score first. Review overrides come after
+* The ``max_count`` best candidates are taken, highest score first; with ``relative`` set, a
+  candidate after the first must also score at least ``relative`` times the first one's score
+  (so a clear genre is not followed by a weak second one). Review overrides come after
   that: ``reject`` removes values (the next candidate does not move up, so what the user saw stays
   what they get), ``accept`` adds values whatever their score. Both take raw tag names or display
   names, case-insensitively.
@@ -21,7 +23,8 @@ Rules, per category (genre, mood, instrument, era, other):
   puts the predicted values in place of the user's. ``replace`` never empties a field: with no
   candidate the field is left as it is.
 * Categories go to logical fields (``TagPolicy.fields``): genre -> "genre", mood -> "mood",
-  instrument -> "TAGATLAS_INSTRUMENTS", era -> "TAGATLAS_ERA", other -> None (not written). Any of
+  instrument -> "TAGATLAS_INSTRUMENTS", vocals -> "TAGATLAS_VOCALS", era -> "TAGATLAS_ERA",
+  other -> None (not written). Any of
   them can be remapped to "genre", "mood" or a custom name, or disabled with None. Categories that
   share a field are joined in category order and use the first one's mode.
 * With ``write_scores`` (on by default) the whole score vector and the model name go, as compact
@@ -41,6 +44,9 @@ from ..vocab import CATEGORIES, TagInfo
 from .filetags import SCORES_FIELD, STANDARD_FIELDS, FileTags, normalise_field
 
 MODES = ("fill", "merge", "replace")
+#: Default ``CategoryRule.relative`` for genre, mood and instrument (chosen on the development
+#: set, ``benchmarks/devset/evaluate.py``): a second value must come close to the first.
+DEFAULT_RELATIVE = 0.9
 
 #: Custom names that would collide with fields players read for something else.
 _RESERVED = {"TITLE", "ARTIST", "ALBUM", "ALBUMARTIST", "ALBUM ARTIST", "TRACKNUMBER",
@@ -56,10 +62,14 @@ class CategoryRule:
     threshold: float | None = None   # None: the model's per-tag thresholds (0.5 without them)
     max_count: int = 3
     mode: str | None = None          # None: TagPolicy.mode
+    #: a value after the first must score at least this fraction of the category's best score
+    relative: float | None = None
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, not {self.threshold}")
+        if self.relative is not None and not 0.0 <= self.relative <= 1.0:
+            raise ValueError(f"relative must be between 0 and 1, not {self.relative}")
         if self.max_count < 0:
             raise ValueError(f"max_count must be 0 or more, not {self.max_count}")
         if self.mode is not None and self.mode not in MODES:
@@ -67,14 +77,16 @@ class CategoryRule:
 
 
 def _default_rules() -> dict[str, CategoryRule]:
-    return {"genre": CategoryRule(max_count=3), "mood": CategoryRule(max_count=3),
-            "instrument": CategoryRule(max_count=2), "era": CategoryRule(max_count=1),
+    return {"genre": CategoryRule(max_count=2, relative=DEFAULT_RELATIVE),
+            "mood": CategoryRule(max_count=2, relative=DEFAULT_RELATIVE),
+            "instrument": CategoryRule(max_count=3, relative=DEFAULT_RELATIVE),
+            "vocals": CategoryRule(max_count=1), "era": CategoryRule(max_count=1),
             "other": CategoryRule(max_count=3)}
 
 
 def _default_fields() -> dict[str, str | None]:
     return {"genre": "genre", "mood": "mood", "instrument": "TAGATLAS_INSTRUMENTS",
-            "era": "TAGATLAS_ERA", "other": None}
+            "vocals": "TAGATLAS_VOCALS", "era": "TAGATLAS_ERA", "other": None}
 
 
 def check_field_name(name: str) -> str:
@@ -249,7 +261,11 @@ def predicted_values(scores: np.ndarray, tags: list[TagInfo], policy: TagPolicy,
             entry["passes"] = entry["passes"] or float(scores[i]) >= threshold
             entry["names"].update({tag.name.casefold(), tag.display.casefold()})
         ranked = sorted(merged.values(), key=lambda e: -e["score"])
-        picked = {id(e) for e in [e for e in ranked if e["passes"]][:rule.max_count]}
+        passing = [e for e in ranked if e["passes"]]
+        if rule.relative is not None and passing:
+            floor = rule.relative * passing[0]["score"]
+            passing = passing[:1] + [e for e in passing[1:] if e["score"] >= floor]
+        picked = {id(e) for e in passing[:rule.max_count]}
         picked |= {id(e) for e in ranked if e["names"] & accepted}
         out[cat] = [e["display"] for e in ranked
                     if id(e) in picked and not e["names"] & rejected]
