@@ -112,7 +112,10 @@ def register(sub) -> None:
                     "skipped; moved files keep their analysis; removed files are marked gone. "
                     "Files are never modified.")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="folders (or single files) to scan")
-    p.add_argument("--model", default=None, help="model bundle to analyse with (default: musicnn-msd)")
+    p.add_argument("--model", default=None,
+                   help="analysis profile or model bundle(s) to analyse with, e.g. standard, msd, "
+                        "musicnn-msd+jamendo-musicnn (default: the standard profile, "
+                        "musicnn-msd + jamendo-musicnn)")
     p.add_argument("--no-analyse", "--no-analyze", dest="analyse", action="store_false",
                    help="only record files and their tags")
     p.add_argument("--retry-failed", action="store_true",

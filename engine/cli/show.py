@@ -42,6 +42,30 @@ def top_by_category(scores: np.ndarray, tags, thresholds: np.ndarray | None, n: 
     return {c: sorted(out[c].values(), key=lambda e: -e[1])[:n] for c in CATEGORIES if c in out}
 
 
+def _combined(lib, track, top: int) -> dict | None:
+    """The profile's combined predictions in the canonical vocabulary, with their evidence:
+    ``{"models", "top": {category: [(display, score, passes, evidence)]}}``."""
+    from ..errors import LibraryError
+    from ..library.predictions import choose_models, library_combiner, track_predictions
+
+    try:
+        combiner = library_combiner(lib, choose_models(lib))
+    except LibraryError:
+        return None
+    pred = track_predictions(lib, combiner, track.id)
+    if pred is None:
+        return None
+    order = np.argsort(-pred.scores, kind="stable")
+    out: dict[str, list] = {}
+    for i in order:
+        t = combiner.tags[i]
+        entries = out.setdefault(t.category, [])
+        if len(entries) < top:
+            evidence = [f"{e.model}: {e.tag} {e.raw:.2f}" for e in pred.evidence[i]]
+            entries.append((t.display, float(pred.scores[i]), bool(pred.scores[i] >= 0.5), evidence))
+    return {"models": pred.models, "top": out}
+
+
 def _describe(lib, track, top: int) -> dict:
     analyses = []
     for a in lib.analyses_of(track.id):
@@ -56,6 +80,7 @@ def _describe(lib, track, top: int) -> dict:
             entry["top"] = top_by_category(a.scores, tags, lib.model_thresholds(a.model), top)
         analyses.append(entry)
     return {
+        "tag_atlas": _combined(lib, track, top),
         "path": printable(track.path), "id": track.id, "status": track.status, "format": track.format,
         "duration_s": track.duration_s, "size": track.size,
         "metadata": {"title": track.title, "artist": track.artist, "album": track.album,
@@ -87,6 +112,12 @@ def _print_text(d: dict) -> None:
         print(f"  {name}: {', '.join(values)}")
     if not d["analyses"]:
         print("  not analysed yet")
+    combined = d.get("tag_atlas")
+    if combined:
+        print(f"  Tag Atlas tags ({' + '.join(combined['models'])}; 50% = worth writing):")
+        for cat, entries in combined["top"].items():
+            shown = "; ".join(f"{name} {score:.0%} [{', '.join(ev)}]" for name, score, _, ev in entries)
+            print(f"    {cat + ':':<11} {shown}")
     for a in d["analyses"]:
         print(f"  predicted by {a['model']} ({_when(a['analysed_at'])}):")
         for cat, entries in (a.get("top") or {}).items():

@@ -34,7 +34,8 @@ def build_policy(args: argparse.Namespace):
     for cat in set(thresholds) | set(maxima):
         rule = base.rule(cat)
         rules[cat] = CategoryRule(threshold=thresholds.get(cat, rule.threshold),
-                                  max_count=maxima.get(cat, rule.max_count), mode=rule.mode)
+                                  max_count=maxima.get(cat, rule.max_count), mode=rule.mode,
+                                  relative=rule.relative)
     return TagPolicy(mode=args.policy, rules=rules, id3_version=args.id3,
                      write_scores=not args.no_scores)
 
@@ -56,14 +57,15 @@ def register(sub) -> None:
     p.add_argument("--no-scores", action="store_true",
                    help="do not write the full score vector (the TAGATLAS_SCORES field)")
     p.add_argument("--threshold", action="append", metavar="CAT=X",
-                   help="minimum score for a category, e.g. genre=0.4 (repeatable; default: the "
-                        "model's thresholds)")
+                   help="minimum combined score for a category, e.g. genre=0.4 (repeatable; "
+                        "default 0.5: each model tag's calibrated threshold)")
     p.add_argument("--max", action="append", metavar="CAT=N",
                    help="at most N tags of a category, e.g. mood=2 (repeatable)")
     p.add_argument("--preserve-mtime", action="store_true",
                    help="keep the files' modification times")
     p.add_argument("--model", default=None,
-                   help="whose predictions to write (default: the model the library was analysed with)")
+                   help="whose predictions to write: an analysis profile or a model (default: the "
+                        "default profile's models the library was analysed with)")
     p.add_argument("query", nargs="*", metavar="QUERY",
                    help="which tracks: words to search, or field:value (artist:, album:, genre:, "
                         "status:, path:); default: every analysed track")
@@ -71,7 +73,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..library.writing import choose_model, plan_writes, write_planned
+    from ..library.predictions import choose_models
+    from ..library.writing import plan_writes, write_planned
 
     try:
         policy = build_policy(args)
@@ -80,14 +83,19 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     query = " ".join(args.query) or None
     with open_library(args) as lib:
-        model = choose_model(lib, args.model)
-        rows = lib.query_tracks(query, analysed_with=model)
+        models = choose_models(lib, args.model)
+        model = " + ".join(models)
+        seen: dict[int, object] = {}
+        for m in models:
+            for r in lib.query_tracks(query, analysed_with=m):
+                seen.setdefault(r.id, r)
+        rows = sorted(seen.values(), key=lambda r: r.path)
         if not rows:
             print(f"no track analysed with {model} matches" + (f" {query!r}" if query else ""))
             return EXIT_OK
         progress = PhaseProgress()
         try:
-            plan = plan_writes(lib, [r.id for r in rows], policy, model=model,
+            plan = plan_writes(lib, [r.id for r in rows], policy, model=models,
                                progress=lambda d, t, p: progress("plan", d, t, p))
         finally:
             progress.finish()
