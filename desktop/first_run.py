@@ -131,7 +131,13 @@ class FirstRunPage(QWidget):
         """Show the model ``name`` with a line about what it was trained on."""
         from engine.bundle import read_bundle_info
         from engine.errors import ModelError
+        from engine.profiles import PROFILES
 
+        if name in PROFILES:
+            p = PROFILES[name]
+            self.model_label.setText(f"{p.name.capitalize()} profile: {' + '.join(p.models)}")
+            self.model_desc.setText(p.description[:1].upper() + p.description[1:])
+            return
         self.model_label.setText(name)
         try:
             info = read_bundle_info(name)

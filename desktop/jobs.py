@@ -79,10 +79,10 @@ def scan_job(task, db_path: str, req: ScanRequest):
 
 def load_library_job(task, shared: SharedLibrary, model: str | None):
     """The table's :class:`~desktop.library_model.LibrarySnapshot`, prepared."""
-    from .library_model import display_model, load_snapshot
+    from .library_model import load_snapshot
 
     with shared.use() as lib:
-        snap = load_snapshot(lib, display_model(lib, model))
+        snap = load_snapshot(lib, model)
     return snap.prepare()
 
 

@@ -42,9 +42,11 @@ class LibrarySnapshot:
     """Everything the table shows, read at one moment."""
 
     rows: list[TrackRow]
-    model: str | None = None                      # whose predictions are shown
-    tags: list[TagInfo] = field(default_factory=list)
-    thresholds: np.ndarray | None = None          # float32 [n_tags], the model's
+    model: str | None = None                      # whose embeddings the map and "more like this" use
+    #: whose predictions are shown and written: the profile's models joined with "+"
+    predicted_by: str | None = None
+    tags: list[TagInfo] = field(default_factory=list)   # canonical tags (engine.combine)
+    thresholds: np.ndarray | None = None          # None: 0.5 on the calibrated, combined scores
     scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # [n_rows, n_tags]
     analysed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))           # [n_rows]
     problems: int = 0                             # recorded errors (problems panel)
@@ -98,40 +100,50 @@ class LibrarySnapshot:
         return out
 
 
-def display_model(lib: Library, preferred: str | None) -> str | None:
-    """The model whose predictions to show: ``preferred`` when the library has its analyses,
-    else the model that analysed the most tracks, else ``preferred``."""
+def display_models(lib: Library, preferred: str | None) -> list[str]:
+    """The models whose predictions to show: those of ``preferred`` (a profile or bundle name)
+    that the library has, else the default profile's, else the model that analysed most."""
+    from engine.errors import LibraryError
+    from engine.library.predictions import choose_models
+
+    for choice in (preferred, None):
+        try:
+            return choose_models(lib, choice)
+        except LibraryError:
+            continue
     have = lib.analysed_models()
-    if preferred in have or not have:
-        return preferred
-    return max(have.items(), key=lambda kv: kv[1])[0]
+    return [max(have.items(), key=lambda kv: kv[1])[0]] if have else []
 
 
-def load_snapshot(lib: Library, model: str | None) -> LibrarySnapshot:
-    """Read the rows and ``model``'s scores (fast: two queries, no per-track work)."""
+def load_snapshot(lib: Library, preferred: str | None) -> LibrarySnapshot:
+    """Read the rows and the combined predictions of the profile's models (a few queries and
+    one vectorised combination, no per-track work)."""
+    from engine.library.predictions import combined_matrix, library_combiner
+
     t0 = time.perf_counter()
     rows = lib.query_tracks(order_by="id")
-    snap = LibrarySnapshot(rows=rows, model=model)
-    if model is not None:
+    models = display_models(lib, preferred)
+    snap = LibrarySnapshot(rows=rows, model=models[0] if models else preferred)
+    ids, matrix = np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    if models:
         try:
-            snap.tags = lib.model_tags(model)
-            snap.thresholds = lib.model_thresholds(model)
-        except Exception:  # the model never analysed anything here: no predictions to show
+            combiner = library_combiner(lib, models)
+            snap.tags, snap.predicted_by = combiner.tags, combiner.name
+            ids, matrix = combined_matrix(lib, combiner)
+        except Exception:  # a model with no record here: no predictions to show
             snap.tags = []
     n, k = len(rows), len(snap.tags)
     snap.scores = np.zeros((n, k), np.float32)
     snap.analysed = np.zeros(n, bool)
-    if k and n:
-        ids, matrix = lib.embeddings(model, "scores")
-        if len(ids) and matrix.shape[1] == k:
-            row_ids = np.fromiter((r.id for r in rows), np.int64, count=n)
-            order = np.argsort(row_ids)
-            pos = np.searchsorted(row_ids, ids, sorter=order)
-            pos = np.clip(pos, 0, n - 1)
-            hit = row_ids[order[pos]] == ids
-            dest = order[pos[hit]]
-            snap.scores[dest] = matrix[hit]
-            snap.analysed[dest] = True
+    if k and n and len(ids):
+        row_ids = np.fromiter((r.id for r in rows), np.int64, count=n)
+        order = np.argsort(row_ids)
+        pos = np.searchsorted(row_ids, ids, sorter=order)
+        pos = np.clip(pos, 0, n - 1)
+        hit = row_ids[order[pos]] == ids
+        dest = order[pos[hit]]
+        snap.scores[dest] = matrix[hit]
+        snap.analysed[dest] = True
     snap.problems = len(lib.errors())
     snap.load_s = time.perf_counter() - t0
     return snap

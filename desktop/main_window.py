@@ -852,7 +852,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select analysed tracks to review their tags.", 6000)
             return None
         dlg = ReviewDialog(db_path=self.db_path, settings=self.settings, runner=self.runner,
-                           model=snap.model, tags=snap.tags, thresholds=snap.thresholds,
+                           model=snap.predicted_by or snap.model, tags=snap.tags,
+                           thresholds=snap.thresholds,
                            tracks=tracks, can_undo=self.act_undo.isEnabled(), parent=self)
         dlg.written.connect(self._written)
         dlg.undone.connect(self._undone)

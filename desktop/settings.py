@@ -30,8 +30,8 @@ ENV_CONFIG_DIR = "TAGATLAS_CONFIG_DIR"
 #: without importing torch).
 from engine.tagger import FAST_ANALYSIS_PATCHES as QUICK_MAX_PATCHES  # noqa: E402
 
-CATEGORY_LABELS = {"genre": "Genre", "mood": "Mood", "instrument": "Instruments & vocals",
-                   "era": "Era", "other": "Other"}
+CATEGORY_LABELS = {"genre": "Genre", "mood": "Mood", "instrument": "Instruments",
+                   "vocals": "Vocals", "era": "Era", "other": "Other"}
 
 
 def config_dir() -> Path:
@@ -111,13 +111,21 @@ class Settings:
     # -- analysis ------------------------------------------------------------------------------
     @property
     def model(self) -> str:
+        """The analysis profile (engine.profiles) or model bundle the scan runs. Before profiles
+        the setting held a bundle name; the old default ("musicnn-msd") becomes the default
+        profile, a user's own model stays chosen."""
         from engine.bundle import DEFAULT_MODEL
+        from engine.profiles import DEFAULT_PROFILE
 
-        return str(self.qs.value("analysis/model", DEFAULT_MODEL)) or DEFAULT_MODEL
+        value = self.qs.value("analysis/profile", None)
+        if value:
+            return str(value)
+        old = str(self.qs.value("analysis/model", "") or "")
+        return old if old and old != DEFAULT_MODEL else DEFAULT_PROFILE
 
     @model.setter
     def model(self, name: str) -> None:
-        self.qs.setValue("analysis/model", name)
+        self.qs.setValue("analysis/profile", name)
 
     @property
     def device(self) -> str:
@@ -215,6 +223,15 @@ class Settings:
     def set_max(self, category: str, value: int) -> None:
         self._set_json(f"tags/max_{category}", int(value))
 
+    def relative_for(self, category: str) -> float | None:
+        """How close to the category's best a further value must score (None: no such rule)."""
+        default = _default_policy().rules[category].relative
+        value = self._get_json(f"tags/relative_{category}", default)
+        return None if value is None or float(value) <= 0 else float(value)
+
+    def set_relative(self, category: str, value: float | None) -> None:
+        self._set_json(f"tags/relative_{category}", 0.0 if value is None else round(float(value), 3))
+
     def policy(self, *, thresholds: dict[str, float | None] | None = None):
         """The tag policy these settings describe; ``thresholds`` overrides some categories
         (the review panel's sliders)."""
@@ -225,7 +242,8 @@ class Settings:
             thr = self.threshold_for(cat)
             if thresholds is not None and cat in thresholds:
                 thr = thresholds[cat]
-            rules[cat] = CategoryRule(threshold=thr, max_count=self.max_for(cat))
+            rules[cat] = CategoryRule(threshold=thr, max_count=self.max_for(cat),
+                                      relative=self.relative_for(cat))
         fields = {cat: self.field_for(cat) for cat in CATEGORIES}
         return TagPolicy(mode=self.mode, rules=rules, fields=fields, id3_version=self.id3_version,
                          write_scores=self.write_scores)
@@ -274,8 +292,14 @@ def model_choices() -> list[tuple[str, str]]:
     from engine.bundle import list_bundles
     from engine.paths import user_models_dir
 
+    from engine.profiles import DEFAULT_PROFILE, PROFILES
+
     user = user_models_dir().resolve()
     out = []
+    for p in PROFILES.values():
+        models = " + ".join(p.models)
+        label = f"{p.name.capitalize()} profile  —  {models}" + ("  (recommended)" if p.name == DEFAULT_PROFILE else "")
+        out.append((p.name, label))
     for info in list_bundles():
         own = info.path is not None and info.path.resolve().parent == user
         auc = info.metrics.get("roc_auc") if isinstance(info.metrics, dict) else None
@@ -388,7 +412,14 @@ class SettingsDialog(QDialog):
         from engine.bundle import read_bundle_info
         from engine.errors import ModelError
 
+        from engine.profiles import PROFILES
+
         name = self.model_combo.currentData()
+        if name in PROFILES:
+            self.model_desc.setText(f"Runs {' and '.join(PROFILES[name].models)} on one decode: "
+                                    f"{PROFILES[name].description}. Their tags are combined into "
+                                    "one vocabulary.")
+            return
         try:
             info = read_bundle_info(name)
             text = info.description or ""

@@ -137,7 +137,9 @@ def test_snapshot_from_a_library(tmp_path, qapp):
         snap = load_snapshot(lib, "m")
     assert [r.title for r in snap.rows] == ["A", "B"]
     assert snap.analysed.tolist() == [False, True]
-    assert snap.scores[1, IDX["jazz"]] == pytest.approx(0.8)
+    cols = {t.name: i for i, t in enumerate(snap.tags)}          # canonical tags, combined scores
+    assert snap.predicted_by == "m" and snap.model == "m"
+    assert snap.scores[1, cols["jazz"]] == pytest.approx(0.8)   # no calibration known: as it is
     assert snap.problems == 1
     m = LibraryModel()
     m.set_snapshot(snap)

@@ -43,7 +43,14 @@ def test_defaults_match_the_engine(tmp_path, monkeypatch):
     from engine.tagger import FAST_ANALYSIS_PATCHES
 
     s = Settings()
-    assert s.folders == [] and s.model == DEFAULT_MODEL and s.device == "auto"
+    from engine.profiles import DEFAULT_PROFILE
+
+    assert s.folders == [] and s.model == DEFAULT_PROFILE and s.device == "auto"
+    s.qs.setValue("analysis/model", DEFAULT_MODEL)       # a setting from before profiles
+    assert s.model == DEFAULT_PROFILE
+    s.qs.setValue("analysis/model", "my-model")          # a user's own model stays chosen
+    assert s.model == "my-model"
+    s.qs.remove("analysis/model")
     assert s.engine_device is None and s.workers is None
     assert s.quick_analysis and s.max_patches == "fast"      # the scanner's default depth
     assert QUICK_MAX_PATCHES == FAST_ANALYSIS_PATCHES        # what the checkbox promises
