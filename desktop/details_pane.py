@@ -193,6 +193,12 @@ class DetailsPane(QWidget):
         self.file_tags.setTextFormat(Qt.TextFormat.RichText)
         self.bars = ScoreBars()
         self.bars_heading = QLabel("What the model hears")
+        self.evidence = QLabel()
+        self.evidence.setProperty("role", "hint")
+        self.evidence.setWordWrap(True)
+        self.evidence.setTextFormat(Qt.TextFormat.RichText)
+        self.evidence.setVisible(False)
+        self._evidence_for: int | None = None
         self.bars_heading.setProperty("role", "heading")
         self.file_heading = QLabel("In the file")
         self.file_heading.setProperty("role", "heading")
@@ -230,6 +236,7 @@ class DetailsPane(QWidget):
         lay.addSpacing(10)
         lay.addWidget(self.bars_heading)
         lay.addWidget(self.bars)
+        lay.addWidget(self.evidence)
         lay.addSpacing(8)
         lay.addWidget(self.file_heading)
         lay.addWidget(self.file_tags)
@@ -283,6 +290,8 @@ class DetailsPane(QWidget):
                    thresholds: np.ndarray | None) -> None:
         """``row``: a :class:`engine.library.TrackRow`."""
         self._set_visible(True)
+        if self._evidence_for != getattr(row, "id", None):
+            self.evidence.setVisible(False)
         title = row.title or os.path.splitext(os.path.basename(row.path))[0]
         self.title.setText(title)
         parts = [row.artist or "Unknown artist"]
@@ -317,6 +326,23 @@ class DetailsPane(QWidget):
                                f"<tr><td style='color:{muted}'>Mood</td><td>{_esc(mood)}</td></tr></table>")
         self.path.setText(row.display_path)
         self._load_cover(row.path, title)
+
+    def show_evidence(self, track_id: int, items: list) -> None:
+        """Which model said what for the shown track's best genres and moods (see
+        :func:`desktop.jobs.evidence_job`)."""
+        self._evidence_for = track_id
+        if not items:
+            self.evidence.setVisible(False)
+            return
+        lines = []
+        for _cat, display, score, said in items:
+            who = ", ".join(f"{_esc(model)}: {_esc(tag)} {raw:.2f}" for model, tag, raw in said[:3])
+            lines.append(f"<b>{_esc(display)}</b> {score:.0%} &larr; {who}")
+        self.evidence.setText("<br>".join(lines))
+        self.evidence.setToolTip("The combined score of a tag is the strongest calibrated score of "
+                                 "the model tags that mean it (50% = worth writing); the numbers "
+                                 "after each model are its raw outputs.")
+        self.evidence.setVisible(True)
 
     # -- cover -------------------------------------------------------------------------------------
     def _load_cover(self, path: str, seed: str) -> None:

@@ -86,6 +86,31 @@ def load_library_job(task, shared: SharedLibrary, model: str | None):
     return snap.prepare()
 
 
+def evidence_job(task, shared: SharedLibrary, track_id: int, predicted_by: str, per_category: int = 2):
+    """``(track_id, [(category, display, combined score, [(model, raw tag, raw score)])])``: the
+    best canonical tags of one track and what each model said for them (details pane)."""
+    import numpy as np
+
+    from engine.library.predictions import library_combiner, track_predictions
+    from engine.profiles import profile_models
+
+    with shared.use() as lib:
+        combiner = library_combiner(lib, profile_models(predicted_by))
+        pred = track_predictions(lib, combiner, track_id)
+    out = []
+    if pred is None:
+        return track_id, out
+    count: dict[str, int] = {}
+    for i in np.argsort(-pred.scores, kind="stable"):
+        t = combiner.tags[i]
+        if t.category not in ("genre", "mood") or count.get(t.category, 0) >= per_category:
+            continue
+        count[t.category] = count.get(t.category, 0) + 1
+        out.append((t.category, t.display, float(pred.scores[i]),
+                    [(e.model, e.tag, e.raw) for e in pred.evidence[i]]))
+    return track_id, out
+
+
 def load_errors_job(task, shared: SharedLibrary):
     with shared.use() as lib:
         return lib.errors()

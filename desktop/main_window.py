@@ -710,6 +710,13 @@ class MainWindow(QMainWindow):
                 self.details.show_nothing()
                 return
             self.details.show_track(row, model.scores_of(ids[0]), snap.tags, snap.thresholds)
+            if snap.predicted_by and model.scores_of(ids[0]) is not None:
+                from .jobs import evidence_job
+
+                tid = ids[0]
+                self.runner.run(evidence_job, self.shared, tid, snap.predicted_by, name="evidence",
+                                on_result=lambda r: self.details.show_evidence(*r)
+                                if self._selected_ids[:1] == [r[0]] else None)
             return
         summary = None
         scores = [s for s in (model.scores_of(i) for i in ids[:5000]) if s is not None]
