@@ -159,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
               "interrupted (your files were not affected)")
     for folder, why in s.unlisted:
         print(f"could not read folder {printable(folder)}: {why}; its files were left as they were")
+    for path, why in s.not_files:
+        print(f"skipped {printable(path)}: {why}")
     shown = s.failures[:20]
     for f in shown:
         print(f"failed ({f.stage}): {f.display_path}: {f.reason}")
@@ -167,5 +169,5 @@ def run(args: argparse.Namespace) -> int:
     if s.cancelled:
         print("the scan was cancelled; run it again to carry on")
         return EXIT_SOME_FAILED
-    handled = s.new + s.changed + s.moved
-    return exit_code(max(0, handled - s.failed) + s.unchanged, s.failed)
+    # 1 when some files failed but others were read or analysed; 2 only when nothing could be done
+    return exit_code(max(0, found - s.failed) + s.analysed, s.failed)

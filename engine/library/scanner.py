@@ -73,6 +73,19 @@ class WalkResult:
     loops: int = 0          # folders reached a second time (symlink loops, repeated roots)
     complete: bool = True   # False when cancelled part-way
     temp_folders: list[str] = field(default_factory=list)  # folders holding tag-write temp files
+    #: entries with an audio file's name that are not files: (path, why they were left out)
+    not_files: list[tuple[str, str]] = field(default_factory=list)
+
+
+def why_not_a_file(mode: int) -> str:
+    """Plain words for an entry named like an audio file that is not a regular file."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a file (e.g. a link to /dev/zero or /dev/urandom)"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    return "not a regular file"
 
 
 def walk_audio_files(roots: Iterable[str | os.PathLike], *, extensions: Iterable[str] | None = None,
@@ -121,6 +134,9 @@ def walk_audio_files(roots: Iterable[str | os.PathLike], *, extensions: Iterable
         key = (dst.st_dev, dst.st_ino)
         if key in seen_dirs:
             result.loops += 1
+            if os.path.islink(folder):
+                result.not_files.append((folder, "a link back to a folder already scanned (a loop); "
+                                                 "followed once"))
             continue
         seen_dirs.add(key)
         try:
@@ -148,10 +164,15 @@ def walk_audio_files(roots: Iterable[str | os.PathLike], *, extensions: Iterable
                 continue
             try:
                 st = entry.stat()  # follows symlinks; a dangling link fails here
-            except OSError:
+            except OSError as exc:
+                why = ("a link to a file that does not exist" if entry.is_symlink()
+                       else exc.strerror or str(exc))
+                result.not_files.append((entry.path, why))
                 continue
             if stat.S_ISREG(st.st_mode):
                 add_file(entry.path, st)
+            else:
+                result.not_files.append((entry.path, why_not_a_file(st.st_mode)))
         stack.extend(reversed(subdirs))
         if progress is not None:
             now = time.monotonic()
@@ -256,6 +277,7 @@ class ScanSummary:
     loops: int = 0           # folders reached twice (symlink loops)
     temp_files_removed: int = 0  # leftovers of killed tag writes, deleted
     unlisted: list[tuple[str, str]] = field(default_factory=list)
+    not_files: list[tuple[str, str]] = field(default_factory=list)   # (path, why), left out
     failures: list[ScanFailure] = field(default_factory=list)
     model: str | None = None
     cancelled: bool = False
@@ -353,6 +375,7 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
     # 1. walk -------------------------------------------------------------------------------------
     walk = walk_audio_files(roots, progress=report, cancel=is_cancelled)
     summary.skipped, summary.loops, summary.unlisted = walk.skipped, walk.loops, list(walk.unlisted)
+    summary.not_files = list(walk.not_files)
     from ..metadata.safewrite import remove_stale_temp_files
 
     for folder in walk.temp_folders:         # hidden copies left by tag writes that were killed
