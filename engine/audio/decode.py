@@ -5,6 +5,11 @@ reading only the requested section (a two-hour file is never decoded whole for a
 excerpt). libsndfile (via soundfile) reads WAV, FLAC, Ogg Vorbis, Opus, AIFF and MP3 with
 exact seeking; FFmpeg (via PyAV) reads M4A/MP4 (AAC, ALAC) and anything libsndfile refuses.
 Every failure is a typed :class:`~engine.errors.AudioError` with the path and a plain reason.
+
+A file is only called truncated when a second decoder agrees: libsndfile estimates the length
+of an MP3 without a Xing/Info header from the file size, tags included, so a large cover makes
+it promise seconds that are not there. Such a short read is checked with FFmpeg, and the probe
+of an MP3 takes FFmpeg's length (counted packet by packet when the two disagree).
 """
 from __future__ import annotations
 
@@ -148,8 +153,37 @@ def _sf_info(p: Path) -> AudioInfo:
     import soundfile as sf
 
     with _opened(p) as src, sf.SoundFile(src) as f:
-        return AudioInfo(p, f.format, int(f.samplerate), int(f.channels),
+        info = AudioInfo(p, f.format, int(f.samplerate), int(f.channels),
                          f.frames / f.samplerate if f.samplerate else 0.0, "soundfile")
+    if info.format == "MP3":
+        real = _mp3_duration(p, info.duration_s)
+        if real is not None:
+            info = AudioInfo(p, info.format, info.samplerate, info.channels, real, info.backend)
+    return info
+
+
+#: Two lengths closer than this (seconds) are the same length.
+_LENGTH_TOLERANCE_S = 0.5
+
+
+def _mp3_duration(p: Path, sf_duration: float) -> float | None:
+    """The length of an MP3 when libsndfile's differs from FFmpeg's, else None.
+
+    libsndfile's length of an MP3 without a Xing/Info header is file size / bit rate, tags and
+    cover art included. FFmpeg skips the tags; when the two disagree, the length is counted
+    from the packets (demuxed, not decoded: milliseconds).
+    """
+    try:
+        with _av_open(p) as c:
+            st = c.streams.audio[0]
+            header = _av_duration(c, st)
+            if header > 0 and abs(header - sf_duration) <= _LENGTH_TOLERANCE_S:
+                return None
+            ticks = sum(pkt.duration or 0 for pkt in c.demux(st) if pkt.size)
+            counted = float(ticks * st.time_base) if st.time_base is not None else 0.0
+    except Exception:  # noqa: BLE001 -- FFmpeg cannot say: keep libsndfile's length
+        return None
+    return counted if counted > 0 else None
 
 
 def _sf_read(p: Path, start_s: float, duration_s: float | None) -> tuple[np.ndarray, int]:
@@ -171,10 +205,48 @@ def _sf_read(p: Path, start_s: float, duration_s: float | None) -> tuple[np.ndar
             parts.append(block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0].copy())
             got += block.shape[0]
     y = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    if want > 0 and got < 0.9 * want and want - got > sr:  # more than 1 s missing
-        raise CorruptAudioError(p, f"the file is truncated: its header promises {total / sr:.1f} s but "
-                                   f"the audio data ends at {(start + got) / sr:.1f} s")
+    if _ends_early(want, got, sr):
+        raise _ShortRead(p, y, sr, total / sr, (start + got) / sr)
     return y, sr
+
+
+def _ends_early(want: int, got: int, sr: int) -> bool:
+    """More than 1 s and more than 10% of the requested samples did not come."""
+    return want > 0 and got < 0.9 * want and want - got > sr
+
+
+class _ShortRead(CorruptAudioError):
+    """libsndfile's audio ended before its header said: truncated, unless FFmpeg disagrees."""
+
+    def __init__(self, path: Path, y: np.ndarray, sr: int, promised_s: float, ends_s: float) -> None:
+        super().__init__(path, f"the file is truncated: its header promises {promised_s:.1f} s but "
+                               f"the audio data ends at {ends_s:.1f} s")
+        self.y, self.sr, self.promised_s, self.ends_s = y, sr, promised_s, ends_s
+
+    def __reduce__(self):  # crosses process boundaries as the plain error it stands for
+        return (CorruptAudioError, (self.path, self.reason))
+
+
+def _second_opinion(p: Path, short: _ShortRead, start_s: float,
+                    duration_s: float | None) -> tuple[np.ndarray, int]:
+    """Decode the section libsndfile found short with FFmpeg. The file is refused as truncated
+    only when FFmpeg's audio also ends before FFmpeg's own length; otherwise the longer of the
+    two decodes is the audio (libsndfile's when they agree, as for every other file)."""
+    try:
+        with _av_open(p) as c:
+            promised = _av_duration(c, c.streams.audio[0])
+        y2, sr2 = _av_read(p, start_s, duration_s)
+    except Exception:  # noqa: BLE001 -- FFmpeg cannot read it either: the verdict stands
+        raise CorruptAudioError(p, short.reason) from None
+    if y2.size > short.y.size / short.sr * sr2 + sr2:   # FFmpeg found more than 1 s more
+        return y2, sr2
+    if promised <= 0:  # FFmpeg promises nothing, so nothing is missing
+        return short.y, short.sr
+    end = promised if duration_s is None else min(promised, start_s + duration_s)
+    want = round(max(0.0, end - start_s) * sr2)
+    if _ends_early(want, y2.size, sr2):
+        raise CorruptAudioError(p, short.reason)
+    return short.y, short.sr
 
 
 # --- FFmpeg backend ------------------------------------------------------------------------
@@ -258,6 +330,10 @@ def _with_backends(p: Path, op: str, *args):
         try:
             fn = info_fn if op == "info" else read_fn
             return fn(p, *args)
+        except _ShortRead as short:
+            if not use_ffmpeg or name == "ffmpeg":
+                raise CorruptAudioError(p, short.reason) from None
+            return _second_opinion(p, short, *args)
         except AudioError:
             raise
         except MemoryError:
