@@ -46,6 +46,56 @@ def architecture_class(name: str) -> type:
         ) from None
 
 
+#: Constructor arguments beyond these are not a model anyone trained (an 11-TB layer, say).
+MAX_INT_ARG = 1 << 20
+MAX_STR_ARG = 1000
+MAX_ARG_DEPTH = 8
+
+
+def check_arch_args(name: str, kwargs: dict[str, Any], where: str = "") -> None:
+    """Refuse constructor arguments that ``name`` does not take or that are absurd (huge or
+    non-finite numbers, long strings, deep nesting), for any registered architecture: the
+    values are checked by type, not by what one architecture means by them."""
+    import inspect
+    import math
+
+    cls = architecture_class(name)
+    try:
+        inspect.signature(cls).bind(**kwargs)
+    except TypeError as exc:
+        raise ModelError(f"model bundle{where}: arch_args do not fit architecture {name!r}: {exc}") from None
+
+    def walk(value: Any, key: str, depth: int) -> None:
+        if depth > MAX_ARG_DEPTH:
+            raise ModelError(f"model bundle{where}: arch_args {key!r} is nested too deeply")
+        if isinstance(value, bool) or value is None:
+            return
+        if isinstance(value, int):
+            if abs(value) > MAX_INT_ARG:
+                raise ModelError(f"model bundle{where}: arch_args {key!r} = {value} is out of range "
+                                 f"(at most {MAX_INT_ARG})")
+        elif isinstance(value, float):
+            if not math.isfinite(value) or abs(value) > MAX_INT_ARG:
+                raise ModelError(f"model bundle{where}: arch_args {key!r} = {value} is out of range")
+        elif isinstance(value, str):
+            if len(value) > MAX_STR_ARG:
+                raise ModelError(f"model bundle{where}: arch_args {key!r} is a string of {len(value)} characters")
+        elif isinstance(value, (list, tuple)):
+            if len(value) > MAX_STR_ARG:
+                raise ModelError(f"model bundle{where}: arch_args {key!r} is a list of {len(value)} items")
+            for i, v in enumerate(value):
+                walk(v, f"{key}[{i}]", depth + 1)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{key}.{k}", depth + 1)
+        else:
+            raise ModelError(f"model bundle{where}: arch_args {key!r} has an unusable type "
+                             f"{type(value).__name__}")
+
+    for key, value in kwargs.items():
+        walk(value, key, 0)
+
+
 def build_model(name: str, **kwargs: Any):
     """Construct architecture ``name`` with constructor arguments ``kwargs``."""
     return architecture_class(name)(**kwargs)
