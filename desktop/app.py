@@ -44,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=None, help="the library database (default: your data folder)")
     parser.add_argument("folder", nargs="?", help="a music folder to add and scan")
     args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
+    # Qt aborts (core dump) when its xcb plugin's system libraries are missing: say which
+    from .platform_check import EXIT_MISSING_LIBRARIES, check_before_qt
+
+    problem = check_before_qt()
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_MISSING_LIBRARIES
     app = make_app([sys.argv[0], *qt_args])
     win = make_main_window(db_path=args.db)
     win.show()
