@@ -205,7 +205,7 @@ def test_stopping_a_worker_mid_reply_does_not_hang_the_program(centre_bundle):
     pool = tagger._pool = tagger._new_pool()
     pool.submit(huge_result, "long.flac", None, None)
     reader = pool._result_queue._reader
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120   # a spawned worker starts slowly on a loaded machine
     while not reader.poll() and time.monotonic() < deadline:   # the reply has started
         time.sleep(0.001)
     assert reader.poll()
