@@ -154,6 +154,11 @@ TRACK = {
         moods="calm", note="title 'Architectural Contemplations'; rendered from a MIDI file (tag LOCATION=*.mid)"),
     "01 - pronobozo - lincity.ogg": dict(genres=("electronic", "electronic;soundtrack"), conf="low",
                                          note="pronobozo is known as an electronic musician"),
+    # Frets on Fire / Sectoid
+    "feelings.flac": dict(genres=("rock", "rock;metal;hard_rock"), conf="low",
+                          no_base_moods=True,
+                          note="title 'Feelings' may be a ballad rather than metal; rock as primary, low; "
+                               "package mood 'energetic' not applied"),
     # Extreme Tux Racer
     "calmrace-ks.ogg": dict(moods="calm", note="file name 'calmrace'"),
     "spunkyrace-ks.ogg": dict(moods="energetic", note="file name 'spunkyrace'"),
@@ -197,7 +202,8 @@ def main():
             t = TRACK.get(base, {})
             p, a = t.get("genres", (prim, acc))
             c = t.get("conf", conf)
-            moods = [m for m in (base_moods.split(";") + t.get("moods", "").split(";")) if m]
+            bm = "" if t.get("no_base_moods") else base_moods
+            moods = [m for m in (bm.split(";") + t.get("moods", "").split(";")) if m]
             notes = [ev]
             if t.get("note"):
                 notes.append(t["note"])
