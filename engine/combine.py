@@ -73,6 +73,14 @@ def _calibration_table() -> dict:
         return {}
 
 
+def calibrated_relative(category: str, table: dict | None = None) -> float | None:
+    """The relative-to-the-best rule chosen for ``category`` with the calibration (its
+    ``"relative"`` section), or None where the table has none."""
+    table = _calibration_table() if table is None else table
+    value = table.get("relative", {}).get(category)
+    return None if value is None else float(value)
+
+
 def model_thresholds(model: ModelVocabulary, table: dict | None = None) -> np.ndarray:
     """Per-tag thresholds of ``model``: the bundle's, else the calibration table's per canonical
     category (``{"models": {name: {category: t}}}``), else 0.5."""
@@ -173,5 +181,5 @@ def best_per_category(tags: Sequence[TagInfo], scores: np.ndarray) -> dict[str, 
     return best
 
 
-__all__ = ["ModelVocabulary", "Evidence", "CombinedScores", "Combiner", "calibrate",
+__all__ = ["calibrated_relative", "ModelVocabulary", "Evidence", "CombinedScores", "Combiner", "calibrate",
            "model_thresholds", "best_per_category"]

@@ -59,6 +59,26 @@ def test_bundle_thresholds_win_over_the_table():
 def test_policy_on_combined_scores_writes_canonical_display_names():
     comb = Combiner([MSD, JAM], {"models": {"a": {"*": 0.2}, "b": {"*": 0.2}}})
     out = comb.combine([np.array([0.05, 0.3, 0.9, 0.1]), np.array([0.02, 0.6, 0.5])])
-    values = predicted_values(out.scores, comb.tags, TagPolicy())
+    policy = TagPolicy(rules={"genre": {"max_count": 2, "relative": 0.9}, "mood": {"max_count": 2, "relative": 0.9}})
+    values = predicted_values(out.scores, comb.tags, policy)
     assert values["genre"] == ["Orchestral"]           # Chillout (0.3) is under 0.9 x Orchestral
     assert values["mood"] == ["Calm"] and values["vocals"] == ["Female Vocals"]
+
+
+def test_the_shipped_calibration_covers_the_standard_profile_and_sets_the_policy_defaults():
+    from engine.combine import calibrated_relative
+    from engine.metadata.policy import DEFAULT_RELATIVE, default_relative
+    from engine.profiles import profile_models
+    import json
+    from importlib import resources
+
+    table = json.loads(resources.files("resources").joinpath("vocabulary", "calibration.json").read_text())
+    for name in profile_models("standard"):
+        per_cat = table["models"][name]
+        assert set(per_cat) >= {"genre", "mood"}
+        assert all(0.0 < t < 1.0 for t in per_cat.values())
+    for cat in ("genre", "mood"):
+        assert 0.0 <= table["relative"][cat] <= 1.0
+        assert calibrated_relative(cat) == default_relative(cat) == table["relative"][cat]
+        assert TagPolicy().rules[cat].relative == table["relative"][cat]
+    assert default_relative("instrument") == (calibrated_relative("instrument") or DEFAULT_RELATIVE)

@@ -27,11 +27,14 @@ def plan(current=None, scores=None, policy=None, **kw) -> TagChange:
 
 
 def test_default_caps_and_relative_rule():
+    assert TagPolicy().rules["genre"].max_count == 2 and TagPolicy().rules["mood"].max_count == 2
+    assert TagPolicy().rules["instrument"].max_count == 3
+    close = {"genre": CategoryRule(max_count=2, relative=0.9)}
     s = scores_for(rock=0.95, punk=0.9, pop=0.8, jazz=0.7)
-    change = plan(scores=s, policy=TagPolicy(write_scores=False))
+    change = plan(scores=s, policy=TagPolicy(write_scores=False, rules=close))
     assert change.after["genre"] == ["Rock", "Punk"]          # at most 2; Pop < 0.9 x Rock anyway
     s = scores_for(rock=0.95, punk=0.6)
-    assert plan(scores=s, policy=TagPolicy(write_scores=False)).after["genre"] == ["Rock"]
+    assert plan(scores=s, policy=TagPolicy(write_scores=False, rules=close)).after["genre"] == ["Rock"]
     rule = CategoryRule(max_count=3, relative=0.5)
     assert plan(scores=s, policy=TagPolicy(write_scores=False, rules={"genre": rule})).after["genre"] == ["Rock", "Punk"]
     with pytest.raises(ValueError):

@@ -44,8 +44,9 @@ from ..vocab import CATEGORIES, TagInfo
 from .filetags import SCORES_FIELD, STANDARD_FIELDS, FileTags, normalise_field
 
 MODES = ("fill", "merge", "replace")
-#: Default ``CategoryRule.relative`` for genre, mood and instrument (chosen on the development
-#: set, ``benchmarks/devset/evaluate.py``): a second value must come close to the first.
+#: Default ``CategoryRule.relative`` for categories the calibration table
+#: (``resources/vocabulary/calibration.json``, chosen by ``benchmarks/devset_eval.py`` on the
+#: development set) has no value for: a second value must come close to the first.
 DEFAULT_RELATIVE = 0.9
 
 #: Custom names that would collide with fields players read for something else.
@@ -76,10 +77,17 @@ class CategoryRule:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
 
 
+def default_relative(category: str) -> float:
+    """The default relative rule of ``category``: the calibration's, else DEFAULT_RELATIVE."""
+    from ..combine import calibrated_relative     # late: combine is the heavier module
+    value = calibrated_relative(category)
+    return DEFAULT_RELATIVE if value is None else value
+
+
 def _default_rules() -> dict[str, CategoryRule]:
-    return {"genre": CategoryRule(max_count=2, relative=DEFAULT_RELATIVE),
-            "mood": CategoryRule(max_count=2, relative=DEFAULT_RELATIVE),
-            "instrument": CategoryRule(max_count=3, relative=DEFAULT_RELATIVE),
+    return {"genre": CategoryRule(max_count=2, relative=default_relative("genre")),
+            "mood": CategoryRule(max_count=2, relative=default_relative("mood")),
+            "instrument": CategoryRule(max_count=3, relative=default_relative("instrument")),
             "vocals": CategoryRule(max_count=1), "era": CategoryRule(max_count=1),
             "other": CategoryRule(max_count=3)}
 
@@ -334,5 +342,5 @@ def plan_changes(current: FileTags, scores: np.ndarray, tags: list[TagInfo], mod
     return change
 
 
-__all__ = ["MODES", "CategoryRule", "TagPolicy", "TagChange", "plan_changes", "predicted_values",
+__all__ = ["MODES", "DEFAULT_RELATIVE", "default_relative", "CategoryRule", "TagPolicy", "TagChange", "plan_changes", "predicted_values",
            "scores_json", "check_field_name"]
