@@ -81,7 +81,7 @@ def test_migration_runs_once_after_a_backup(tmp_path, monkeypatch):
     with Library(path) as lib:  # already migrated: not again
         assert lib.schema_version == v
     assert calls == [1]
-    backups = list(tmp_path.glob("lib.sqlite3.v1-*.bak"))
+    backups = list(tmp_path.glob(f"lib.sqlite3.v{dbmod.SCHEMA_VERSION}-*.bak"))
     assert len(backups) == 1
     b = sqlite3.connect(backups[0])
     assert b.execute("PRAGMA user_version").fetchone()[0] == dbmod.SCHEMA_VERSION

@@ -16,7 +16,7 @@ import pytest
 from _metadata_util import (SCORES, TAGS, mechanics_policy, decoded_audio, make_audio, plain_values,
                             seed_user_tags, temp_leftovers)
 from engine.errors import MetadataError, TagReadError, TagWriteError
-from engine.metadata import (FileTags, TagChange, TagPolicy, WriteRecord, apply_change,
+from engine.metadata import (FileTags, TagChange, WriteRecord, apply_change,
                              format_for, plan_changes, read_cover, read_tags,
                              remove_stale_temp_files, restore_fields, supported_extensions,
                              try_read_tags)
@@ -252,11 +252,11 @@ def test_stale_temp_files_are_cleaned(tmp_path):
     others = [tmp_path / ".tagatlas-notes.tmp", tmp_path / "song.mp3", tmp_path / ".tagatlas-ab.tmp"]
     for p in (stale, held, *others):
         p.write_bytes(b"x")
-    assert remove_stale_temp_files(tmp_path) == []          # changed within the last minute
+    assert remove_stale_temp_files(tmp_path) == []          # created within the grace second
+    time.sleep(safewrite.UNLOCKED_GRACE_S + 0.05)
     with open(held, "rb") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        time.sleep(0.01)
-        assert remove_stale_temp_files(tmp_path, older_than_s=0) == [stale]
+        assert remove_stale_temp_files(tmp_path) == [stale]  # unlocked: at once, no minute's wait
     assert held.exists() and all(p.exists() for p in others) and not stale.exists()
 
 
@@ -322,5 +322,6 @@ def test_killed_writer_leaves_the_original_intact(tmp_path):
     assert path.read_bytes() == data
     left = temp_leftovers(tmp_path)
     assert len(left) == 1                      # the killed write's temp file, hidden
-    assert remove_stale_temp_files(tmp_path, older_than_s=0) == [tmp_path / left[0]]
+    time.sleep(safewrite.UNLOCKED_GRACE_S)     # no lock holds it: removed at once, not after 60 s
+    assert remove_stale_temp_files(tmp_path) == [tmp_path / left[0]]
     assert not temp_leftovers(tmp_path)

@@ -17,10 +17,23 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_FAILED = 0, 1, 2
 
 
 def open_library(args: argparse.Namespace):
-    """The library named by the global ``--db`` (default: the user data folder / TAGATLAS_DB)."""
+    """The library named by the global ``--db`` (default: the user data folder / TAGATLAS_DB),
+    with the journal entries of tag writes that were killed resolved first."""
     from ..library import Library
 
-    return Library(getattr(args, "db", None))
+    lib = Library(getattr(args, "db", None))
+    try:
+        recovered = lib.recover_unfinished_writes()
+    except BaseException:
+        lib.close()
+        raise
+    if recovered.completed:
+        print(f"note: an interrupted tag write had changed {len(recovered.completed)} files; it is "
+              f"now journaled, so 'tagatlas undo' restores their previous tags")
+    if recovered.rolled_back:
+        print(f"note: an interrupted tag write had not changed {len(recovered.rolled_back)} files; "
+              f"its unfinished journal entries were removed")
+    return lib
 
 
 def exit_code(n_ok: int, n_failed: int) -> int:
@@ -154,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {s.loops} folder links lead back into folders already scanned; they were followed once")
     if s.skipped:
         print(f"note: {s.skipped} hidden or system entries were skipped")
+    if s.in_progress_elsewhere:
+        print(f"note: {s.in_progress_elsewhere} tracks are being analysed by another scan that is "
+              f"still running; they were left to it")
     if s.temp_files_removed:
         print(f"note: removed {s.temp_files_removed} hidden temporary copies left by tag writes that were "
               "interrupted (your files were not affected)")

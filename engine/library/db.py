@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shlex
+import socket
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -197,13 +198,96 @@ def _run_sql(script: str) -> Callable[[sqlite3.Connection], None]:
     return migrate
 
 
+_SCHEMA_V2 = """
+ALTER TABLE write_journal ADD COLUMN state TEXT NOT NULL DEFAULT 'done'
+    CHECK (state IN ('pending', 'done'));   -- pending: committed before the file was swapped
+ALTER TABLE write_batches ADD COLUMN owner TEXT;     -- JSON ProcessOwner of the writing process
+CREATE INDEX journal_pending ON write_journal (state) WHERE state = 'pending';
+CREATE TABLE scan_claims (                           -- tracks a running scan is analysing
+    track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+    owner    TEXT NOT NULL,                          -- JSON ProcessOwner of the scan
+    at       REAL NOT NULL
+);
+"""
+
+
 #: ``(version, description, migrate(conn))``, in order. A migration runs once, inside a
 #: transaction that also sets ``PRAGMA user_version`` to its version. Append; never edit one
 #: that has shipped.
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "initial schema", _run_sql(_SCHEMA_V1)),
+    (2, "write-ahead journal: entry state, batch owner; scan claims", _run_sql(_SCHEMA_V2)),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+# --- processes -----------------------------------------------------------------------------------
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The start time of process ``pid`` (Linux: clock ticks since boot, from /proc); "" when
+    this system does not say, None when there is no such (living) process."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    except (OSError, IndexError):
+        return ""
+    if fields and fields[0] in (b"Z", b"X"):   # a zombie is dead, only not reaped yet
+        return None
+    return fields[19].decode() if len(fields) > 19 else ""
+
+
+@dataclass(frozen=True)
+class ProcessOwner:
+    """Which process owns a write batch or a scan claim: host, pid and the process's start time
+    (so a recycled pid is not taken for the owner)."""
+
+    host: str
+    pid: int
+    started: str
+
+    @classmethod
+    def current(cls) -> "ProcessOwner":
+        ticks = _start_ticks(os.getpid()) or ""
+        return cls(socket.gethostname(), os.getpid(), f"{_boot_id()}:{ticks}" if ticks else "")
+
+    def to_json(self) -> str:
+        return json.dumps({"host": self.host, "pid": self.pid, "started": self.started})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "ProcessOwner | None":
+        try:
+            d = json.loads(text) if text else None
+            return cls(str(d["host"]), int(d["pid"]), str(d.get("started", ""))) if d else None
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def is_alive(self) -> bool | None:
+        """True / False for a process on this host; None when it runs on another host."""
+        if self.host != socket.gethostname():
+            return None
+        ticks = _start_ticks(self.pid)
+        if ticks is None:
+            return False
+        if ticks and self.started:
+            return self.started == f"{_boot_id()}:{ticks}"
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 # --- records -----------------------------------------------------------------------------------
@@ -320,6 +404,7 @@ class JournalEntry:
     at: float
     undone: bool
     undone_at: float | None
+    state: str = "done"                # pending: journaled before the file was swapped in
 
     @property
     def display_path(self) -> str:
@@ -494,6 +579,17 @@ class Library:
             self._depth -= 1
             conn.execute(f"RELEASE {name}")
 
+    @contextmanager
+    def durable_commits(self) -> Iterator["Library"]:
+        """Inside, every commit reaches the disk before it returns (``synchronous = FULL``):
+        the write-ahead journal must survive a power cut that the swapped file survives."""
+        self._conn.execute("PRAGMA synchronous = FULL")
+        try:
+            yield self
+        finally:
+            if self._conn is not None:
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+
     # -- schema ----------------------------------------------------------------------------------
     @property
     def schema_version(self) -> int:
@@ -658,7 +754,8 @@ class Library:
         """The status a track's history implies: written (a write not undone), else analysed
         (has an analysis), else new. Used when a gone track comes back or a write is undone."""
         c = self._conn
-        if c.execute("SELECT 1 FROM write_journal WHERE track_id = ? AND undone = 0 LIMIT 1",
+        if c.execute("SELECT 1 FROM write_journal WHERE track_id = ? AND undone = 0"
+                     " AND state = 'done' LIMIT 1",
                      (int(track_id),)).fetchone():
             return "written"
         if c.execute("SELECT 1 FROM analyses WHERE track_id = ? LIMIT 1", (int(track_id),)).fetchone():
@@ -1027,22 +1124,114 @@ class Library:
     # -- write journal --------------------------------------------------------------------------
     def begin_write_batch(self, *, model: str | None = None,
                           params: Mapping[str, Any] | None = None) -> int:
+        """A new write batch, owned by this process (see :meth:`pending_journal_entries`)."""
         cur = self._conn.execute(
-            "INSERT INTO write_batches (created_at, model, params) VALUES (?,?,?)",
-            (time.time(), model, json.dumps(dict(params or {}), ensure_ascii=False, default=str)))
+            "INSERT INTO write_batches (created_at, model, params, owner) VALUES (?,?,?,?)",
+            (time.time(), model, json.dumps(dict(params or {}), ensure_ascii=False, default=str),
+             ProcessOwner.current().to_json()))
         return int(cur.lastrowid)
 
     def add_journal_entry(self, batch_id: int, path: str | bytes | os.PathLike, fields_before: Any,
-                          fields_after: Any, *, track_id: int | None = None) -> int:
-        """Journal one file's write: the fields as they were and as they became (JSON values)."""
+                          fields_after: Any, *, track_id: int | None = None,
+                          state: str = "done") -> int:
+        """Journal one file's write: the fields as they were and as they became (JSON values).
+
+        ``state="pending"`` journals a write before the file is swapped in (write-ahead); undo
+        and the batch lists ignore the entry until :meth:`finish_journal_entry` marks it done.
+        """
+        if state not in ("pending", "done"):
+            raise ValueError(f"unknown journal state {state!r}")
         pbytes = path_to_db(path)
         cur = self._conn.execute(
             "INSERT INTO write_journal (batch_id, track_id, path, path_text, fields_before,"
-            " fields_after, at) VALUES (?,?,?,?,?,?,?)",
+            " fields_after, at, state) VALUES (?,?,?,?,?,?,?,?)",
             (int(batch_id), track_id, pbytes, printable_path(pbytes),
              json.dumps(fields_before, ensure_ascii=False),
-             json.dumps(fields_after, ensure_ascii=False), time.time()))
+             json.dumps(fields_after, ensure_ascii=False), time.time(), state))
         return int(cur.lastrowid)
+
+    def finish_journal_entry(self, entry_id: int, *, fields_after: Any = None) -> None:
+        """Mark a pending entry done (its file now carries the write), optionally with its final
+        ``fields_after``."""
+        if fields_after is None:
+            self._conn.execute("UPDATE write_journal SET state = 'done' WHERE id = ?", (int(entry_id),))
+        else:
+            self._conn.execute("UPDATE write_journal SET state = 'done', fields_after = ? WHERE id = ?",
+                               (json.dumps(fields_after, ensure_ascii=False), int(entry_id)))
+
+    def drop_journal_entry(self, entry_id: int) -> None:
+        """Forget a pending entry whose file was never swapped (the write did not happen)."""
+        self._conn.execute("DELETE FROM write_journal WHERE id = ? AND state = 'pending'",
+                           (int(entry_id),))
+
+    def pending_journal_entries(self) -> list[tuple[JournalEntry, ProcessOwner | None]]:
+        """Entries journaled before their file was swapped and not yet marked done, each with
+        the process that wrote it (None when unknown), oldest first."""
+        rows = self._conn.execute(
+            "SELECT j.id, j.batch_id, j.track_id, j.path, j.fields_before, j.fields_after, j.at,"
+            " j.undone, j.undone_at, j.state, b.owner FROM write_journal j"
+            " JOIN write_batches b ON b.id = j.batch_id WHERE j.state = 'pending' ORDER BY j.id"
+        ).fetchall()
+        return [(JournalEntry(r[0], r[1], r[2], path_from_db(r[3]), json.loads(r[4]),
+                              json.loads(r[5]), r[6], bool(r[7]), r[8], r[9]),
+                 ProcessOwner.from_json(r[10])) for r in rows]
+
+    def recover_unfinished_writes(self):
+        """Complete or roll back the journal entries of writes that were killed (see
+        :func:`engine.library.writing.recover_unfinished_writes`); returns its outcome."""
+        from .writing import recover_unfinished_writes
+
+        return recover_unfinished_writes(self)
+
+    # -- scan claims ------------------------------------------------------------------------------
+    #: A claim by a process on another host (whose liveness cannot be checked) counts for this
+    #: long after it was taken; claims of dead local processes end at once.
+    FOREIGN_CLAIM_TTL_S = 6 * 3600.0
+
+    def claim_tracks(self, track_ids: Iterable[int]) -> set[int]:
+        """Claim tracks for analysis by this process; return the ids now claimed by it.
+
+        A track claimed by another scan that is still running is not claimed (a second scan
+        skips work in progress); claims of scans that died are taken over. Claims end with
+        :meth:`release_claims`.
+        """
+        me = ProcessOwner.current()
+        mine = me.to_json()
+        ids = [int(t) for t in track_ids]
+        got: set[int] = set()
+        alive: dict[str, bool] = {}
+        now = time.time()
+        with self.transaction():
+            held = {}
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk:chunk + 500]
+                held.update({r[0]: (r[1], r[2]) for r in self._conn.execute(
+                    f"SELECT track_id, owner, at FROM scan_claims WHERE track_id IN "
+                    f"({','.join('?' * len(part))})", part)})
+            for tid in ids:
+                if tid in held and held[tid][0] != mine:
+                    text, at = held[tid]
+                    if text not in alive:
+                        owner = ProcessOwner.from_json(text)
+                        live = owner.is_alive() if owner is not None else False
+                        alive[text] = (now - at < self.FOREIGN_CLAIM_TTL_S) if live is None else live
+                    if alive[text]:
+                        continue
+                got.add(tid)
+            self._conn.executemany(
+                "INSERT INTO scan_claims (track_id, owner, at) VALUES (?,?,?) ON CONFLICT(track_id)"
+                " DO UPDATE SET owner = excluded.owner, at = excluded.at",
+                [(t, mine, now) for t in got])
+        return got
+
+    def release_claims(self, track_ids: Iterable[int] | None = None) -> None:
+        """End this process's claims (all of them, or those on ``track_ids``)."""
+        mine = ProcessOwner.current().to_json()
+        if track_ids is None:
+            self._conn.execute("DELETE FROM scan_claims WHERE owner = ?", (mine,))
+        else:
+            self._conn.executemany("DELETE FROM scan_claims WHERE track_id = ? AND owner = ?",
+                                   [(int(t), mine) for t in track_ids])
 
     def mark_undone(self, entry_ids: Iterable[int]) -> None:
         now = time.time()
@@ -1061,7 +1250,7 @@ class Library:
         """Write batches, newest first."""
         sql = ("SELECT b.id, b.created_at, b.model, b.params, count(j.id),"
                " coalesce(sum(j.undone), 0), b.undone_at FROM write_batches b"
-               " LEFT JOIN write_journal j ON j.batch_id = b.id")
+               " LEFT JOIN write_journal j ON j.batch_id = b.id AND j.state = 'done'")
         if not include_undone:
             sql += " WHERE b.undone_at IS NULL"
         sql += " GROUP BY b.id ORDER BY b.id DESC"
@@ -1080,8 +1269,9 @@ class Library:
     def journal_entries(self, *, batch_id: int | None = None, track_id: int | None = None,
                         path: str | bytes | os.PathLike | None = None,
                         include_undone: bool = True) -> list[JournalEntry]:
-        """Journal entries, oldest first."""
-        where, args = [], []
+        """Journal entries of finished writes, oldest first (pending ones: see
+        :meth:`pending_journal_entries`)."""
+        where, args = ["state = 'done'"], []
         if batch_id is not None:
             where.append("batch_id = ?")
             args.append(int(batch_id))
@@ -1094,11 +1284,11 @@ class Library:
         if not include_undone:
             where.append("undone = 0")
         sql = ("SELECT id, batch_id, track_id, path, fields_before, fields_after, at, undone,"
-               " undone_at FROM write_journal")
+               " undone_at, state FROM write_journal")
         if where:
             sql += " WHERE " + " AND ".join(where)
         return [JournalEntry(r[0], r[1], r[2], path_from_db(r[3]), json.loads(r[4]),
-                             json.loads(r[5]), r[6], bool(r[7]), r[8])
+                             json.loads(r[5]), r[6], bool(r[7]), r[8], r[9])
                 for r in self._conn.execute(sql + " ORDER BY id", args)]
 
     # -- playlists ------------------------------------------------------------------------------------

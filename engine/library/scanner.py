@@ -276,6 +276,7 @@ class ScanSummary:
     skipped: int = 0         # hidden/system entries left out
     loops: int = 0           # folders reached twice (symlink loops)
     temp_files_removed: int = 0  # leftovers of killed tag writes, deleted
+    in_progress_elsewhere: int = 0  # tracks another running scan is analysing, left to it
     unlisted: list[tuple[str, str]] = field(default_factory=list)
     not_files: list[tuple[str, str]] = field(default_factory=list)   # (path, why), left out
     failures: list[ScanFailure] = field(default_factory=list)
@@ -289,7 +290,13 @@ class ScanSummary:
 
 
 class _Batches:
-    """An open transaction that is committed every ``every`` items or ``seconds``."""
+    """Writes grouped into transactions committed every ``every`` items or ``seconds``.
+
+    A transaction begins at :meth:`open` (just before an item's writes) and ends at the
+    :meth:`tick` that reaches a limit; between that and the next item's writes no lock is held,
+    so another process using the library (a second scan, the app) gets its turn while this one
+    decodes and analyses the next track.
+    """
 
     def __init__(self, lib: Library, every: int, seconds: float) -> None:
         self.lib, self.every, self.seconds = lib, max(1, every), seconds
@@ -298,13 +305,13 @@ class _Batches:
         self._t0 = 0.0
 
     def __enter__(self) -> "_Batches":
-        self._begin()
         return self
 
-    def _begin(self) -> None:
-        self._tx = self.lib.transaction()
-        self._tx.__enter__()
-        self._n, self._t0 = 0, time.monotonic()
+    def open(self) -> None:
+        if self._tx is None:
+            self._tx = self.lib.transaction()
+            self._tx.__enter__()
+            self._n, self._t0 = 0, time.monotonic()
 
     def _end(self, exc_info=(None, None, None)) -> None:
         tx, self._tx = self._tx, None
@@ -315,7 +322,6 @@ class _Batches:
         self._n += 1
         if self._n >= self.every or time.monotonic() - self._t0 >= self.seconds:
             self._end()
-            self._begin()
 
     def __exit__(self, *exc) -> None:
         # Each file's changes are complete (a savepoint per file), so what was done is kept
@@ -355,6 +361,7 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
     if not roots:
         raise LibraryError("no folder to scan")
     summary = ScanSummary(roots=roots)
+    library.recover_unfinished_writes()      # a killed tag write's file is journaled, not "changed"
     is_cancelled = cancel or (lambda: False)
     report = progress or (lambda phase, done, total, path: None)
 
@@ -507,6 +514,7 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
             if is_cancelled():
                 summary.cancelled = True
                 break
+            batches.open()
             with library.transaction():
                 _read_one(library, f, tid, fail)
             batches.tick()
@@ -546,31 +554,52 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
             groups = {}
             for path, tid in todo.items():
                 groups.setdefault(tuple(missing.get(tid, model_names)), {})[path] = tid
-        for models, group in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-            if is_cancelled():
-                summary.cancelled = True
-                break
-            own_tagger = tagger is None
-            run = tagger
-            if own_tagger:
-                from ..tagger import FAST_ANALYSIS_PATCHES, Tagger
-
-                if max_patches == "fast":
-                    max_patches = FAST_ANALYSIS_PATCHES
-                run = Tagger([sources[m] for m in models], device=device, workers=workers,
-                             max_patches=max_patches)
-            try:
-                for info in getattr(run, "infos", [run.info]):
-                    library.register_model(info)
-                _analyse(library, run, group, summary, fail, report, is_cancelled,
-                         commit_every, commit_seconds)
-            finally:
-                if own_tagger:
-                    run.close()
+        # Claim the tracks, so that a second scan running at the same time skips them.
+        claimed = library.claim_tracks({tid for g in groups.values() for tid in g.values()})
+        for key, group in list(groups.items()):
+            kept = {p: t for p, t in group.items() if t in claimed}
+            summary.in_progress_elsewhere += len(group) - len(kept)
+            if kept:
+                groups[key] = kept
+            else:
+                del groups[key]
+        try:
+            _analyse_groups(library, groups, tagger, sources, summary, fail, report, is_cancelled,
+                            commit_every, commit_seconds, device, workers, max_patches)
+        finally:
+            library.release_claims(claimed)
 
     summary.failed = len(failed_paths)
     summary.elapsed_s = time.monotonic() - t_start
     return summary
+
+
+def _analyse_groups(library: Library, groups: dict, tagger: Any, sources: dict, summary: ScanSummary,
+                    fail, report: ProgressFn, is_cancelled: CancelFn, commit_every: int,
+                    commit_seconds: float, device: str | None, workers: int | None,
+                    max_patches: int | None | str) -> None:
+    """Analyse each group of tracks with the models it lacks (a Tagger per group)."""
+    for models, group in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        if is_cancelled():
+            summary.cancelled = True
+            break
+        own_tagger = tagger is None
+        run = tagger
+        if own_tagger:
+            from ..tagger import FAST_ANALYSIS_PATCHES, Tagger
+
+            if max_patches == "fast":
+                max_patches = FAST_ANALYSIS_PATCHES
+            run = Tagger([sources[m] for m in models], device=device, workers=workers,
+                         max_patches=max_patches)
+        try:
+            for info in getattr(run, "infos", [run.info]):
+                library.register_model(info)
+            _analyse(library, run, group, summary, fail, report, is_cancelled,
+                     commit_every, commit_seconds)
+        finally:
+            if own_tagger:
+                run.close()
 
 
 def _read_one(library: Library, f: FoundFile, tid: int | None,
@@ -631,6 +660,7 @@ def _analyse(library: Library, tagger: Any, todo: dict[str, int], summary: ScanS
             tid = todo.get(res.path)
             if tid is None:
                 continue
+            batches.open()
             with library.transaction():
                 if getattr(res, "ok", False):
                     for r in getattr(res, "by_model", [res]):   # one analysis per model

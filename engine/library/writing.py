@@ -7,15 +7,30 @@ before and after) in one write batch, and the track row is refreshed so the next
 file as unchanged. :func:`undo_last_batch` and :func:`undo_files` put the recorded "before"
 back with :func:`engine.metadata.restore_fields`. A file that fails (read-only, deleted since
 the scan, damaged tags, edited since the write) is reported and recorded; the others go on.
+
+The journal is write-ahead: once the new copy of a file is verified, its entry (the exact old
+and new values of every key the write touches) is committed as *pending*; only then is the copy
+swapped in, and the entry is marked *done* after. A process killed in between leaves a pending
+entry; :func:`recover_unfinished_writes` (run before every write, undo and scan, and when the
+command line opens the library) reads such a file back: if it carries the new tags the entry is
+marked done, so undo restores it; if it still holds the old ones the entry is dropped.
+
+Test hook: ``TAGATLAS_TEST_KILL_AT=POINT:N`` makes the writing process SIGKILL itself at POINT
+(``journal``: before the pending entry commits; ``pending``: after it commits, before the swap;
+``swapped``: after the swap, before done; ``done``: after done) of the N-th file (from 0) of a
+write batch. Only the crash tests set it.
 """
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from ..errors import FileError, LibraryError
-from .db import Library, normalize_path, printable_path
+from .db import JournalEntry, Library, normalize_path, printable_path
 
 ProgressFn = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]
@@ -169,14 +184,130 @@ def plan_writes(lib: Library, track_ids: Iterable[int], policy: Any, *, model: s
     return plan
 
 
+# --- write-ahead journal and recovery ------------------------------------------------------
+
+KILL_ENV = "TAGATLAS_TEST_KILL_AT"
+
+#: A pending entry of a process on another host (whose liveness cannot be checked) is resolved
+#: once it is this old; a live write turns pending into done within seconds.
+FOREIGN_PENDING_AFTER_S = 600.0
+
+
+def _test_kill_point(point: str, index: int) -> None:
+    """The crash tests' hook (see the module docstring): SIGKILL this process here when asked."""
+    if os.environ.get(KILL_ENV) == f"{point}:{index}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class RecoveryOutcome:
+    completed: list[str] = field(default_factory=list)    # the file carries the write: undoable
+    rolled_back: list[str] = field(default_factory=list)  # the file was never swapped: forgotten
+
+    def __bool__(self) -> bool:
+        return bool(self.completed or self.rolled_back)
+
+
+def _file_holds(path: str, state: dict[str, Any] | None) -> bool | None:
+    """Whether the file's raw tag keys hold exactly ``state["keys"]``; None when unreadable."""
+    from ..metadata.registry import format_for
+
+    if not isinstance(state, dict) or not isinstance(state.get("keys"), dict):
+        return None
+    try:
+        fmt = format_for(path)
+        if fmt.tag_type != state.get("tag_type"):
+            return None
+        mf = fmt.open_for_write(path)
+        return all(fmt.get_raw(mf, k) == v for k, v in state["keys"].items())
+    except Exception:          # unreadable, damaged, gone: undecided
+        return None
+
+
+def _resolve_pending(lib: Library, entry: JournalEntry, out: RecoveryOutcome) -> None:
+    """Decide one pending entry by reading its file: carries the new values -> done (and the
+    track refreshed); still the old ones -> dropped; anything else -> done, so undo can act."""
+    before = (entry.fields_before or {}).get("raw")
+    after = (entry.fields_after or {}).get("raw")
+    if _file_holds(entry.path, after) is not True and _file_holds(entry.path, before) is True:
+        lib.drop_journal_entry(entry.id)
+        out.rolled_back.append(entry.path)
+        return
+    with lib.transaction():
+        lib.finish_journal_entry(entry.id)
+        track = lib.get_track(entry.track_id) if entry.track_id is not None else None
+        if track is not None and track.path == entry.path and track.status != "gone":
+            refresh_track(lib, track.id, track.path, status="written")
+    out.completed.append(entry.path)
+
+
+def recover_unfinished_writes(lib: Library) -> RecoveryOutcome:
+    """Resolve the pending journal entries of writes whose process died (killed, crashed, power
+    cut): afterwards every file that carries Tag Atlas's write has a done entry that undo
+    restores exactly. Entries of live writers are left alone."""
+    out = RecoveryOutcome()
+    for entry, owner in lib.pending_journal_entries():
+        alive = owner.is_alive() if owner is not None else False
+        if alive or (alive is None and time.time() - entry.at < FOREIGN_PENDING_AFTER_S):
+            continue
+        _resolve_pending(lib, entry, out)
+    return out
+
+
+class _JournalStep:
+    """One file's write-ahead journaling: ``pending(record)`` runs inside ``apply_change`` just
+    before the swap; ``done(record)`` after it; ``settle()`` when the write failed."""
+
+    def __init__(self, lib: Library, batch: int, pw: PlannedWrite, index: int) -> None:
+        self.lib, self.batch, self.pw, self.index = lib, batch, pw, index
+        self.entry_id: int | None = None
+
+    def pending(self, record: Any) -> None:
+        from ..errors import TagWriteError
+
+        _test_kill_point("journal", self.index)
+        try:
+            self.entry_id = self.lib.add_journal_entry(
+                self.batch, self.pw.path,
+                {"tags": record.fields_before, "raw": record.before},
+                {"tags": record.fields_after, "raw": record.after, "warnings": []},
+                track_id=self.pw.track_id, state="pending")
+        except sqlite3.Error as exc:
+            raise TagWriteError(self.pw.path, f"the write could not be recorded in the library "
+                                              f"({exc}); nothing was written") from None
+        _test_kill_point("pending", self.index)
+
+    def done(self, record: Any) -> None:
+        _test_kill_point("swapped", self.index)
+        with self.lib.transaction():
+            if self.entry_id is not None:
+                self.lib.finish_journal_entry(self.entry_id, fields_after={
+                    "tags": record.fields_after, "raw": record.after, "warnings": record.warnings})
+            self.lib.clear_errors(track_id=self.pw.track_id, stages=["write"])
+            refresh_track(self.lib, self.pw.track_id, self.pw.path, status="written")
+        _test_kill_point("done", self.index)
+
+    def settle(self) -> None:
+        """The write raised: if its entry was journaled, let the file decide (swapped or not)."""
+        if self.entry_id is None:
+            return
+        for entry, _owner in self.lib.pending_journal_entries():
+            if entry.id == self.entry_id:
+                _resolve_pending(self.lib, entry, RecoveryOutcome())
+
+
 def write_planned(lib: Library, plan: WritePlan, *, preserve_mtime: bool = False,
                   progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> WriteOutcome:
-    """Apply ``plan.changes`` as one journaled write batch (failures recorded, the rest goes on)."""
-    from ..metadata import apply_change
+    """Apply ``plan.changes`` as one journaled write batch (failures recorded, the rest goes on).
+    Each file is journaled before it is swapped in (see the module docstring)."""
     from ..metadata.safewrite import remove_stale_temp_files
 
     if not plan.changes:
         return WriteOutcome(batch_id=None, failures=list(plan.failures))
+    if lib.connection.in_transaction:
+        raise LibraryError("tags cannot be written inside a library transaction: each file's "
+                           "journal entry must be committed before the file is replaced")
+    recover_unfinished_writes(lib)
     params = {"policy": plan.policy.to_dict(), "preserve_mtime": preserve_mtime}
     batch = lib.begin_write_batch(model=plan.model, params=params)
     out = WriteOutcome(batch_id=batch, failures=list(plan.failures))
@@ -185,31 +316,40 @@ def write_planned(lib: Library, plan: WritePlan, *, preserve_mtime: bool = False
                       path=None if f.track_id is not None else f.path)
     for folder in dict.fromkeys(os.path.dirname(pw.path) for pw in plan.changes):
         remove_stale_temp_files(folder)      # hidden copies left by earlier writes that were killed
-    for i, pw in enumerate(plan.changes):
-        if cancel is not None and cancel():
-            out.cancelled = True
-            break
-        if progress is not None:
-            progress(i + 1, len(plan.changes), pw.path)
-        try:
-            record = apply_change(pw.path, pw.change, plan.policy, preserve_mtime=preserve_mtime)
-        except (FileError, OSError) as exc:
-            fail = _failure(pw.path, pw.track_id, exc)
-            out.failures.append(fail)
-            lib.add_error("write", fail.kind, fail.reason, track_id=pw.track_id)
-            continue
-        if not record.written:
-            continue
-        with lib.transaction():
-            lib.add_journal_entry(
-                batch, pw.path,
-                {"tags": record.fields_before, "raw": record.before},
-                {"tags": record.fields_after, "raw": record.after, "warnings": record.warnings},
-                track_id=pw.track_id)
-            lib.clear_errors(track_id=pw.track_id, stages=["write"])
-            refresh_track(lib, pw.track_id, pw.path, status="written")
-        out.written.append(pw.track_id)
+    with lib.durable_commits():
+        for i, pw in enumerate(plan.changes):
+            if cancel is not None and cancel():
+                out.cancelled = True
+                break
+            if progress is not None:
+                progress(i + 1, len(plan.changes), pw.path)
+            if _write_one(lib, batch, pw, i, plan.policy, preserve_mtime, out):
+                out.written.append(pw.track_id)
     return out
+
+
+def _write_one(lib: Library, batch: int, pw: PlannedWrite, index: int, policy: Any,
+               preserve_mtime: bool, out: WriteOutcome) -> bool:
+    """Write one planned file, journaled write-ahead; True when it was written."""
+    from ..metadata import apply_change
+
+    step = _JournalStep(lib, batch, pw, index)
+    try:
+        record = apply_change(pw.path, pw.change, policy, preserve_mtime=preserve_mtime,
+                              before_swap=step.pending)
+    except (FileError, OSError) as exc:
+        step.settle()
+        fail = _failure(pw.path, pw.track_id, exc)
+        out.failures.append(fail)
+        lib.add_error("write", fail.kind, fail.reason, track_id=pw.track_id)
+        return False
+    except BaseException:       # KeyboardInterrupt and the like: leave the journal true, go on up
+        step.settle()
+        raise
+    if not record.written:
+        return False
+    step.done(record)
+    return True
 
 
 def _undo_entries(lib: Library, entries: list, *, force: bool, preserve_mtime: bool,
@@ -248,6 +388,7 @@ def _undo_entries(lib: Library, entries: list, *, force: bool, preserve_mtime: b
 
 def undo_last_batch(lib: Library, *, force: bool = False, preserve_mtime: bool = False) -> UndoOutcome:
     """Restore every file of the newest write batch that is not undone yet."""
+    recover_unfinished_writes(lib)
     batch = lib.last_write_batch()
     if batch is None:
         raise LibraryError("there is no tag write to undo")
@@ -260,6 +401,7 @@ def undo_last_batch(lib: Library, *, force: bool = False, preserve_mtime: bool =
 def undo_files(lib: Library, paths: Iterable[str | os.PathLike], *, force: bool = False,
                preserve_mtime: bool = False) -> UndoOutcome:
     """Undo the most recent (not yet undone) write of each file in ``paths``."""
+    recover_unfinished_writes(lib)
     out = UndoOutcome(batch_id=None)
     for p in paths:
         path = normalize_path(p)
@@ -278,5 +420,5 @@ def undo_files(lib: Library, paths: Iterable[str | os.PathLike], *, force: bool 
 
 
 __all__ = ["FileFailure", "PlannedWrite", "WritePlan", "WriteOutcome", "UndoOutcome",
-           "choose_model", "plan_writes", "write_planned", "undo_last_batch", "undo_files",
-           "refresh_track"]
+           "RecoveryOutcome", "choose_model", "plan_writes", "write_planned", "undo_last_batch",
+           "undo_files", "refresh_track", "recover_unfinished_writes"]

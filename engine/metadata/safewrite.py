@@ -11,15 +11,17 @@
    bits, owner and extended attributes;
 4. runs ``edit(temp_path)`` (mutagen writes the tags there), fsyncs it, runs ``verify(temp_path)``;
 5. checks that nobody changed or removed the original meanwhile, sets the modification time
-   (the original's when asked to preserve it), renames the temporary file over the original with
-   ``os.replace`` and fsyncs the folder.
+   (the original's when asked to preserve it), runs ``before_swap()`` when given (the library
+   commits its write-ahead journal entry there), renames the temporary file over the original
+   with ``os.replace`` and fsyncs the folder.
 
 Any failure — including an exception from ``edit`` or ``verify`` and a KeyboardInterrupt — removes
 the temporary file and leaves the original untouched; failures are raised as ``TagWriteError`` with
 the path and a plain reason. A process killed between 3 and 5 leaves the original intact and a
 hidden ``.tagatlas-*.tmp`` file, which :func:`remove_stale_temp_files` cleans up (the library
 runs it on every folder it scans or writes to). A write in progress holds a lock on its temporary
-file, so the clean-up can tell a killed write's leftover from a live one.
+file from the moment it creates it, so the clean-up removes a killed write's leftover at once and
+never a live one's.
 
 A symlink is followed (the target is rewritten, the link stays). A file with several hard links
 is replaced under this name only; the other names keep the old tags (reported as a warning).
@@ -142,11 +144,13 @@ def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
 
 def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
                    verify: Callable[[str], None] | None = None,
-                   preserve_mtime: bool = False) -> tuple[T, list[str]]:
+                   preserve_mtime: bool = False,
+                   before_swap: Callable[[], None] | None = None) -> tuple[T, list[str]]:
     """Run ``edit`` on a temporary copy of ``path`` and swap it in; return (edit's result, warnings).
 
-    ``edit`` and ``verify`` may raise TagWriteError with their own reason; any other exception is
-    reported as a TagWriteError too. The original is never modified in place.
+    ``edit``, ``verify`` and ``before_swap`` (called last, just before the rename) may raise
+    TagWriteError with their own reason; any other exception is reported as a TagWriteError too.
+    The original is never modified in place.
     """
     shown = os.fsdecode(path)
     real, st = check_writable(shown)
@@ -166,7 +170,7 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
                 except OSError:
                     pass     # file systems without flock support: go on without the lock
             fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
-            tmp_lock = _hold_lock(tmp)       # "a live write owns this" for remove_stale_temp_files
+            tmp_lock = _hold_lock(fd)        # "a live write owns this" for remove_stale_temp_files
             with os.fdopen(fd, "wb") as out:
                 _copy(original, out)
             shutil.copystat(real, tmp)           # permission bits, xattrs (and times, reset below)
@@ -193,6 +197,8 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
                 os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
             else:
                 os.utime(tmp, None)
+            if before_swap is not None:
+                before_swap()
             if fcntl is None:
                 original.close()     # Windows cannot replace a file that is still open
             os.replace(tmp, real)
@@ -234,28 +240,39 @@ def clean_message(exc: BaseException, *paths: str) -> str:
 TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX) + r"\Z")
 
 
-def _hold_lock(path: str) -> int | None:
-    """Open ``path`` and take an exclusive ``flock`` on it; the descriptor, or None without flock."""
+def _hold_lock(fd: int) -> int | None:
+    """Take an exclusive ``flock`` on the open file ``fd`` and return a duplicate of it that keeps
+    the lock after ``fd`` is closed; None without flock."""
     if fcntl is None:
         return None
-    fd = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         pass                                 # no flock on this file system: age alone decides
-    return fd
+    return os.dup(fd)
 
 
-def remove_stale_temp_files(folder: str | os.PathLike, *, older_than_s: float = 60.0) -> list[Path]:
+#: An unlocked temporary copy younger than this is left alone: between ``mkstemp`` creating it
+#: and the write taking its lock there are a few microseconds without a lock.
+UNLOCKED_GRACE_S = 1.0
+#: Where the file system has no ``flock``, a copy is only removed once it has not changed for
+#: this long (a live write touches its copy continuously).
+NO_LOCK_AGE_S = 60.0
+
+
+def remove_stale_temp_files(folder: str | os.PathLike, *,
+                            older_than_s: float | None = None) -> list[Path]:
     """Delete temporary files left in ``folder`` by writes that were killed; return what was removed.
 
-    Only hidden files named exactly as :func:`atomic_rewrite` names them are touched, and only when
-    no write holds them (a write in progress keeps a lock on its temporary file) and they have not
-    changed for ``older_than_s`` seconds (their status-change time: the modification time is the
-    original's, copied).
+    Only hidden files named exactly as :func:`atomic_rewrite` names them are touched, and never one
+    a live write holds (a write keeps an exclusive lock on its copy from the moment it creates
+    it). An unlocked copy is removed at once (after :data:`UNLOCKED_GRACE_S`); on a file system
+    without ``flock`` only when it has not changed for :data:`NO_LOCK_AGE_S` seconds (its
+    status-change time: the modification time is the original's, copied). ``older_than_s``
+    overrides both ages.
     """
     removed: list[Path] = []
-    cutoff = time.time() - older_than_s
+    now = time.time()
     try:
         entries = [e for e in os.scandir(folder) if TEMP_NAME.match(e.name)]
     except OSError:
@@ -263,19 +280,25 @@ def remove_stale_temp_files(folder: str | os.PathLike, *, older_than_s: float = 
     for entry in entries:
         try:
             st = entry.stat(follow_symlinks=False)
-            if not stat.S_ISREG(st.st_mode) or st.st_ctime >= cutoff:
+            if not stat.S_ISREG(st.st_mode):
                 continue
             fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             continue
         try:
+            locked = False
             if fcntl is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    locked = True
                 except BlockingIOError:
                     continue                 # a live write owns it
                 except OSError:
-                    pass
+                    pass                     # no flock here: age alone decides
+            age = older_than_s if older_than_s is not None else (
+                UNLOCKED_GRACE_S if locked else NO_LOCK_AGE_S)
+            if now - st.st_ctime < age:
+                continue
             os.unlink(entry.path)
             removed.append(Path(entry.path))
         except OSError:

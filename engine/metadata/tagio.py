@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import mutagen.id3
 import mutagen.mp3
@@ -163,12 +163,15 @@ def _reopen_for_write(fmt: TagFormat, path: str, shown: str) -> Any:
 
 
 def apply_change(path: str | os.PathLike, change: TagChange, policy: TagPolicy | None = None,
-                 preserve_mtime: bool = False) -> WriteRecord:
+                 preserve_mtime: bool = False,
+                 before_swap: Callable[[WriteRecord], None] | None = None) -> WriteRecord:
     """Write a planned change into the file, safely (see ``safewrite``), and return its record.
 
     Raises TagWriteError (with the path and a plain reason) when the file is missing, read-only,
     locked, damaged, or no longer holds ``change.before`` (edited since the preview); the file is
-    then unchanged.
+    then unchanged. ``before_swap(record)`` runs after the new copy is verified and before it
+    replaces the file (the library journals the write there, write-ahead); if it raises, nothing
+    is written.
     """
     policy = policy or TagPolicy()
     shown = os.fsdecode(path)
@@ -206,12 +209,19 @@ def apply_change(path: str | os.PathLike, change: TagChange, policy: TagPolicy |
             raise TagWriteError(shown, f"the written {', '.join(wrong)} did not read back as "
                                        f"expected; nothing was written")
 
-    _, warnings = atomic_rewrite(shown, edit, verify=verify, preserve_mtime=preserve_mtime)
-    return WriteRecord(shown, fmt.name, _state(fmt, facts["ctx"], facts["before"]),
-                       _state(fmt, facts["ctx"], facts["after"]),
-                       fields_before={k: list(v) for k, v in change.before.items()},
-                       fields_after={k: list(v) for k, v in change.after.items()},
-                       model=change.model, warnings=warnings)
+    def record() -> WriteRecord:
+        return WriteRecord(shown, fmt.name, _state(fmt, facts["ctx"], facts["before"]),
+                           _state(fmt, facts["ctx"], facts["after"]),
+                           fields_before={k: list(v) for k, v in change.before.items()},
+                           fields_after={k: list(v) for k, v in change.after.items()},
+                           model=change.model)
+
+    swap_hook = None if before_swap is None else (lambda: before_swap(record()))
+    _, warnings = atomic_rewrite(shown, edit, verify=verify, preserve_mtime=preserve_mtime,
+                                 before_swap=swap_hook)
+    done = record()
+    done.warnings = warnings
+    return done
 
 
 def _open_view(fmt: TagFormat, tmp: str, shown: str) -> FileTags:
@@ -274,11 +284,11 @@ def restore_fields(path: str | os.PathLike, before: dict[str, Any], *,
 
     probe = _reopen_for_write(fmt, shown, shown)
     current = {k: fmt.get_raw(probe, k) for k in target}
-    check_unchanged(probe)
     drop_tag = not state.get("had_tags", True)
     if current == target and not (drop_tag and probe.tags is not None and fmt.is_empty(probe)):
-        rec = _state(fmt, state, current)
+        rec = _state(fmt, state, current)   # already restored (e.g. by an undo that was killed)
         return WriteRecord(shown, fmt.name, rec, rec, written=False)
+    check_unchanged(probe)
     facts: dict[str, Any] = {}
 
     def edit(tmp: str) -> None:
