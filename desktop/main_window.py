@@ -623,7 +623,8 @@ class MainWindow(QMainWindow):
         self._update_engine_label()
 
     def _update_engine_label(self) -> None:
-        shown = self.library_model.snapshot.model or self.settings.model
+        snap = self.library_model.snapshot
+        shown = snap.predicted_by or snap.model or self.settings.model
         quick = "  ·  quick analysis" if self.settings.quick_analysis else "  ·  full analysis"
         self.engine_label.setText(f"{shown}  ·  {self._device_text or '…'}{quick}")
         self.first_run.set_model(self.settings.model)

@@ -75,12 +75,12 @@ class ProblemsPanel(QWidget):
         title = QLabel("No problems")
         title.setProperty("role", "heading")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel("Files that cannot be read, analysed or written are listed here, each with "
-                      "the reason in plain words. Nothing else is ever skipped silently.")
+        # two explicit lines, not word wrap: a wrapped label in a stacked page that is not
+        # shown yet gets a one-line height and its text is clipped
+        text = QLabel("Files that cannot be read, analysed or written are listed here,\n"
+                      "each with the reason in plain words. Nothing else is ever skipped silently.")
         text.setProperty("role", "hint")
-        text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setFixedWidth(440)
         el.addWidget(icon)
         el.addWidget(title)
         el.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)

@@ -74,16 +74,23 @@ def test_uses_the_cached_layout_and_places_new_tracks(library, tmp_path):
     assert m.data.artists[3] == "Artist 3"
     assert m.genres[0] == "jazz" and m.genres[1] is None
     assert m.paths[2].endswith("002.flac") and m.durations[2] == pytest.approx(202.0)
-    # the tooltip line: the strongest tags with percentages, best first
-    best = int(np.argmax(scores[4]))
-    assert m.data.tags[4].startswith(f"{msd50_tag_infos()[best].display} {round(100 * scores[4, best])}%")
+    # what the map says comes from the combined canonical predictions (as in the table):
+    # the tooltip line has the strongest canonical tags with percentages, best first
+    from engine.library.predictions import combined_matrix, library_combiner
+
+    combiner = library_combiner(lib, [MODEL])
+    c_ids, combined = combined_matrix(lib, combiner)
+    assert np.array_equal(c_ids, ids)
+    best = int(np.argmax(combined[4]))
+    assert m.data.tags[4].startswith(f"{combiner.tags[best].display} {round(100 * combined[4, best])}%")
+    assert "Mellow" not in " ".join(m.data.tags)                # folded onto canonical "Calm"
     assert m.regions and all(r.size >= 3 for r in m.regions)
     # colourings
     top = m.top_genre_coloring()
     assert len(top.labels) == N
     jazz = m.tag_coloring("Jazz")
-    j = [t.display for t in msd50_tag_infos()].index("Jazz")
-    assert np.allclose(jazz.values, scores[:, j])
+    j = [t.display for t in combiner.tags].index("Jazz")
+    assert np.allclose(jazz.values, combined[:, j])
     existing = m.existing_genre_coloring()
     assert existing.labels[0] == "Jazz" and existing.labels[1] is None
     with pytest.raises(ValueError):

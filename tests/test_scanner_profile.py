@@ -77,3 +77,49 @@ def test_writing_uses_the_combined_canonical_scores(tmp_path):
         displays = {t.display for t in combiner.tags if t.category == "genre"}
         for pw in plan.changes:
             assert pw.change.after["GENRE" if "GENRE" in pw.change.after else "genre"][0] in displays
+
+
+def test_map_labels_use_the_combined_predictions(tmp_path):
+    """The map's colours and region names come from the same combined canonical scores the
+    table shows and writing uses; its positions stay those of one model's vectors."""
+    from engine.similarity.store import load_vectors, map_regions, with_predicted_tags
+
+    a = tiny_bundle(tmp_path / "models", "musicnn-msd", TINY_PATCHES, seed=1)
+    b = tiny_bundle(tmp_path / "models", "jamendo-musicnn", TINY_PATCHES, seed=2)
+    music = tmp_path / "music"
+    music.mkdir()
+    for i in range(6):
+        write_audio(music / f"song{i}.wav", music_like(6.0, 8000, seed=i), 8000)
+    with Library(tmp_path / "lib.sqlite3") as lib:
+        scan(lib, [music], model=[str(a), str(b)], workers=0)
+        lv = load_vectors(lib, "musicnn-msd", "scores")
+        labelled = with_predicted_tags(lib, lv)
+        combiner = library_combiner(lib, ["musicnn-msd", "jamendo-musicnn"])
+        ids, matrix = combined_matrix(lib, combiner)
+        assert [t.name for t in labelled.tags] == [t.name for t in combiner.tags]
+        np.testing.assert_array_equal(labelled.track_ids, ids)
+        np.testing.assert_allclose(labelled.scores, matrix, rtol=1e-6)
+        assert labelled.vectors is lv.vectors                      # positions unchanged
+        regions = map_regions(labelled, np.random.default_rng(0).normal(size=(len(lv), 2)), n_regions=2)
+        displays = {t.display for t in combiner.tags}
+        assert regions and all(set(r.label.split(" · ")) <= displays for r in regions)
+
+
+def test_map_labels_fall_back_to_the_model_alone(tmp_path):
+    a, b, music = _setup(tmp_path)
+    with Library(tmp_path / "lib.sqlite3") as lib:
+        scan(lib, [music], model=[a, b], workers=0)       # two models outside any profile
+        lv = load_vectors_for(lib, "tiny-a")
+        from engine.similarity.store import with_predicted_tags
+
+        labelled = with_predicted_tags(lib, lv)
+        ids, matrix = combined_matrix(lib, library_combiner(lib, ["tiny-a"]))
+        np.testing.assert_allclose(labelled.scores, matrix, rtol=1e-6)
+        assert all(t.name in {c.name for c in library_combiner(lib, ["tiny-a"]).tags}
+                   for t in labelled.tags)
+
+
+def load_vectors_for(lib, model):
+    from engine.similarity.store import load_vectors
+
+    return load_vectors(lib, model, "scores")

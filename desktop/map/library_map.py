@@ -172,7 +172,7 @@ def load_library_map(lib, model: str | None = None, kind: str | None = None, *,
     """
     from engine.errors import LibraryError
     from engine.similarity.embeddings import DEFAULT_KIND
-    from engine.similarity.store import load_vectors, map_regions, update_map
+    from engine.similarity.store import load_vectors, map_regions, update_map, with_predicted_tags
 
     kind = kind or DEFAULT_KIND
     try:
@@ -192,15 +192,18 @@ def load_library_map(lib, model: str | None = None, kind: str | None = None, *,
                 bool(getattr(lv, "centred", False)):
             return None
     result = update_map(lib, lv, progress=progress, cancel=cancel)
+    # what the map says (colours, tooltips, region names) uses the combined predictions, the
+    # same tags as the library table; the positions stay those of lv's vectors
+    labelled = with_predicted_tags(lib, lv)
     row_of = {r.id: r for r in lib.query_tracks(order_by="id")}
     keep = np.array([int(t) in row_of for t in result.track_ids], dtype=bool)   # not gone
     ids = result.track_ids[keep]
     xy = result.coords[keep]
-    scores = lv.scores[keep]
+    scores = labelled.scores[keep]
     tr = [row_of[int(t)] for t in ids]
-    ok_tags = len(lv.tags) == scores.shape[1]
-    names = [t.display for t in lv.tags] if ok_tags else [f"tag {j}" for j in range(scores.shape[1])]
-    cats = [t.category for t in lv.tags] if ok_tags else ["other"] * scores.shape[1]
+    ok_tags = len(labelled.tags) == scores.shape[1]
+    names = [t.display for t in labelled.tags] if ok_tags else [f"tag {j}" for j in range(scores.shape[1])]
+    cats = [t.category for t in labelled.tags] if ok_tags else ["other"] * scores.shape[1]
     m = LibraryMap.from_arrays(
         ids, xy, scores=scores, tag_names=names, tag_categories=cats,
         titles=[r.title or _stem(r.path) for r in tr], artists=[r.artist for r in tr],
@@ -210,7 +213,7 @@ def load_library_map(lib, model: str | None = None, kind: str | None = None, *,
     if with_regions:
         import dataclasses
 
-        sub = dataclasses.replace(lv, track_ids=ids, vectors=lv.vectors[keep], scores=scores)
+        sub = dataclasses.replace(labelled, track_ids=ids, vectors=lv.vectors[keep], scores=scores)
         m.regions = map_regions(sub, xy)
     return m
 

@@ -82,17 +82,23 @@ def _colouring(args, lv, meta, track_ids):
 
 def run(args: argparse.Namespace) -> int:
     from ..similarity.render import render_map
-    from ..similarity.store import load_vectors, map_regions, track_meta, update_map
+    from ..similarity.store import (load_vectors, map_regions, track_meta, update_map,
+                                    with_predicted_tags)
 
     with open_library(args) as lib:
         lv = load_vectors(lib, args.model, args.kind)
+        # positions from lv's vectors; colours and region names from the combined predictions
+        # (the tags the library table shows and tag --write writes), or lv's own tags
+        labelled = with_predicted_tags(lib, lv)
         what = args.color_by.strip().casefold()
-        if args.png and what not in ("genre", "album", "artist") and \
-                not _tag_columns(lv.tags, args.color_by):
-            known = ", ".join(sorted({t.display for t in lv.tags}))
-            print(f"tagatlas map: {args.color_by!r} is not a tag of {lv.model} "
-                  f"(its tags: {known})", file=sys.stderr)
-            return 2
+        if args.png and what not in ("genre", "album", "artist"):
+            if not _tag_columns(labelled.tags, args.color_by):
+                labelled = lv if _tag_columns(lv.tags, args.color_by) else labelled
+            if not _tag_columns(labelled.tags, args.color_by):
+                known = ", ".join(sorted({t.display for t in labelled.tags}))
+                print(f"tagatlas map: {args.color_by!r} is not a tag of {lv.model} "
+                      f"(its tags: {known})", file=sys.stderr)
+                return 2
         result = update_map(lib, lv, recompute=args.recompute, progress=_Progress())
         meta = track_meta(lib, lv.track_ids)
     if result.recomputed:
@@ -104,9 +110,10 @@ def run(args: argparse.Namespace) -> int:
         if result.suggest_recompute:
             print(f"note: {result.placed_fraction:.0%} of the map was placed incrementally; "
                   "'tagatlas map --recompute' lays it out afresh")
-    regions = map_regions(lv, result.coords, n_regions=args.regions) if (args.png or args.json) else []
+    regions = map_regions(labelled, result.coords, n_regions=args.regions) \
+        if (args.png or args.json) else []
     if args.png:
-        cats, values, legend = _colouring(args, lv, meta, result.track_ids)
+        cats, values, legend = _colouring(args, labelled, meta, result.track_ids)
         title = args.title or f"Tag Atlas — {len(lv)} tracks, coloured by {legend}"
         out = render_map(args.png, result.coords, categories=cats, values=values,
                          value_label=legend, regions=regions, title=title)

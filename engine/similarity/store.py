@@ -186,6 +186,39 @@ def update_map(lib, lv: LibraryVectors, *, recompute: bool = False,
                      time.perf_counter() - t0)
 
 
+def with_predicted_tags(lib, lv: LibraryVectors) -> LibraryVectors:
+    """``lv`` with its ``scores``/``tags`` replaced by the library's combined predictions in
+    the canonical vocabulary (every model of the default profile that analysed something
+    here, calibrated and combined as for writing; see :mod:`engine.library.predictions`).
+
+    The vectors, and so the positions on the map, stay those of ``lv.model``; what changes
+    is what the map *says*: colour by top genre, region names and tooltips then use the same
+    tags (e.g. Classical, Soundtrack) as the library table and ``tag --write``. Tracks no
+    profile model analysed get zeros. When no combination is possible (e.g. analyses by
+    several unrelated models), ``lv`` is returned unchanged.
+    """
+    from engine.library.predictions import choose_models, combined_matrix, library_combiner
+
+    try:
+        try:
+            models = choose_models(lib)
+        except LibraryError:
+            models = [lv.model]
+        combiner = library_combiner(lib, models)
+        ids, matrix = combined_matrix(lib, combiner)
+    except (LibraryError, ValueError):
+        return lv
+    if not combiner.tags:
+        return lv
+    scores = np.zeros((len(lv), len(combiner.tags)), dtype=np.float32)
+    if len(ids):
+        pos = np.clip(np.searchsorted(ids, lv.track_ids), 0, len(ids) - 1)
+        hit = ids[pos] == lv.track_ids
+        scores[hit] = matrix[pos[hit]]
+    return LibraryVectors(lv.model, lv.kind, lv.track_ids, lv.vectors, scores,
+                          list(combiner.tags), lv.centred)
+
+
 def map_regions(lv: LibraryVectors, coords: np.ndarray, *, n_regions: int | None = None
                 ) -> list[Region]:
     """Regions of the map named by genre and mood tags (eras and vocals are left to the
