@@ -6,7 +6,7 @@ tagger joined two genres into one value); :meth:`FileTags.get` gives the split l
 policy plans with.
 
 Logical field names (used by the tag policy, ``TagChange`` and ``FileTags.get``):
-``"genre"``, ``"mood"``, or the name of a custom field (``"TAGATLAS_INSTRUMENTS"``, ...), which a
+``"genre"``, ``"mood"``, ``"bpm"``, ``"key"``, or the name of a custom field (``"TAGATLAS_INSTRUMENTS"``, ...), which a
 writer stores as ID3 ``TXXX:NAME``, Vorbis comment ``NAME`` or MP4 freeform
 ``----:com.apple.iTunes:NAME``. Custom names are case-insensitive and kept upper-case here.
 """
@@ -17,8 +17,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: Logical fields every writer maps to the field players read.
-STANDARD_FIELDS = ("genre", "mood")
+#: Logical fields every writer maps to the field players read (bpm: ID3 ``TBPM``, Vorbis ``BPM``,
+#: MP4 ``tmpo``; key: ID3 ``TKEY``, Vorbis ``INITIALKEY``, MP4 freeform ``initialkey``).
+STANDARD_FIELDS = ("genre", "mood", "bpm", "key")
 
 #: The custom field that holds the full score vector and the model name (policy default).
 SCORES_FIELD = "TAGATLAS_SCORES"
@@ -55,6 +56,8 @@ class FileTags:
     date: str | None = None
     genre: list[str] = field(default_factory=list)
     mood: list[str] = field(default_factory=list)
+    bpm: list[str] = field(default_factory=list)
+    key: list[str] = field(default_factory=list)
     custom: dict[str, list[str]] = field(default_factory=dict)   # NAME (upper-case) -> values
     duration_s: float | None = None
     has_cover: bool = False
@@ -67,6 +70,10 @@ class FileTags:
             return split_values(self.genre)
         if key == "mood":
             return split_values(self.mood)
+        if key == "bpm":
+            return [v.strip() for v in self.bpm if v.strip()]
+        if key == "key":
+            return [v.strip() for v in self.key if v.strip()]
         values = list(self.custom.get(key, []))
         return values if key == SCORES_FIELD else split_values(values)
 

@@ -121,6 +121,14 @@ class TagPolicy:
     write_scores: bool = True
     scores_field: str = SCORES_FIELD
     score_decimals: int = 3
+    #: tempo and key (``plan_changes(rhythm=...)``): written to the "bpm" / "key" fields under the
+    #: same mode as the genres ("merge" acts as "fill": a file holds one BPM and one key), only
+    #: when the analysis is at least this confident
+    write_bpm: bool = True
+    write_key: bool = True
+    key_notation: str = "standard"
+    min_bpm_confidence: float = 0.3
+    min_key_confidence: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -138,7 +146,15 @@ class TagPolicy:
             if cat not in CATEGORIES:
                 raise ValueError(f"unknown category {cat!r} (known: {', '.join(CATEGORIES)})")
             fields[cat] = None if name is None else check_field_name(name)
+        if any(name in ("bpm", "key") for name in fields.values()):
+            raise ValueError("the bpm and key fields hold the tempo and key analysis; "
+                             "a tag category cannot be written there")
         self.fields = fields
+        if self.key_notation not in ("standard", "camelot", "openkey"):
+            raise ValueError(f"key_notation must be standard, camelot or openkey, not {self.key_notation!r}")
+        for name in ("min_bpm_confidence", "min_key_confidence"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
         self.scores_field = check_field_name(self.scores_field)
         if self.scores_field in STANDARD_FIELDS or self.scores_field in self.fields.values():
             raise ValueError(f"the scores field {self.scores_field!r} must be a field of its own")
@@ -293,7 +309,8 @@ def _dedupe(values: Iterable[str]) -> list[str]:
 def plan_changes(current: FileTags, scores: np.ndarray, tags: list[TagInfo], model_name: str,
                  policy: TagPolicy, *, accept: Iterable[str] | None = None,
                  reject: Iterable[str] | None = None,
-                 thresholds: np.ndarray | None = None) -> TagChange:
+                 thresholds: np.ndarray | None = None,
+                 rhythm: dict[str, str] | None = None) -> TagChange:
     """The change ``policy`` makes to a file whose tags are ``current`` (pure; touches no file).
 
     Parameters
@@ -305,6 +322,8 @@ def plan_changes(current: FileTags, scores: np.ndarray, tags: list[TagInfo], mod
     accept, reject : review overrides, raw tag names or display names.
     thresholds : np.ndarray [shape=(n_tags,)] the model's per-tag thresholds
         (``BundleInfo.threshold_array()``), used by categories whose rule has no threshold.
+    rhythm : ``{"bpm": "128", "key": "F#m"}`` (either may be missing): the tempo and key to
+        write, already past the policy's confidence floors (see :func:`rhythm_values`).
     """
     per_cat = predicted_values(scores, tags, policy, accept=accept, reject=reject,
                                thresholds=thresholds)
@@ -333,6 +352,14 @@ def plan_changes(current: FileTags, scores: np.ndarray, tags: list[TagInfo], mod
         if new != have:
             change.before[name] = have
             change.after[name] = new
+    for name, value in (rhythm or {}).items():
+        if name not in ("bpm", "key") or not value or not getattr(policy, f"write_{name}"):
+            continue
+        have = current.get(name)
+        new = [value] if (policy.mode == "replace" or not have) else have
+        if new != have:
+            change.before[name] = have
+            change.after[name] = new
     if policy.write_scores:
         value = [scores_json(np.asarray(scores).ravel(), tags, model_name, policy.score_decimals)]
         have = current.get(policy.scores_field)
@@ -342,5 +369,20 @@ def plan_changes(current: FileTags, scores: np.ndarray, tags: list[TagInfo], mod
     return change
 
 
-__all__ = ["MODES", "DEFAULT_RELATIVE", "default_relative", "CategoryRule", "TagPolicy", "TagChange", "plan_changes", "predicted_values",
+def rhythm_values(policy: TagPolicy, *, bpm: float | None = None, bpm_confidence: float = 0.0,
+                  key: tuple[int, str] | None = None, key_confidence: float = 0.0) -> dict[str, str]:
+    """The ``rhythm=`` argument of :func:`plan_changes` from an analysis: the BPM as a whole
+    number (what ID3 ``TBPM`` and MP4 ``tmpo`` hold and players show) and the key in the
+    policy's notation, each only when enabled and at least as confident as the policy's floor."""
+    from ..key import key_name
+
+    out: dict[str, str] = {}
+    if policy.write_bpm and bpm and bpm_confidence >= policy.min_bpm_confidence:
+        out["bpm"] = str(int(round(bpm)))
+    if policy.write_key and key is not None and key_confidence >= policy.min_key_confidence:
+        out["key"] = key_name(key[0], key[1], policy.key_notation)
+    return out
+
+
+__all__ = ["rhythm_values", "MODES", "DEFAULT_RELATIVE", "default_relative", "CategoryRule", "TagPolicy", "TagChange", "plan_changes", "predicted_values",
            "scores_json", "check_field_name"]

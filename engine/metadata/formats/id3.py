@@ -1,6 +1,6 @@
 """ID3v2 tags: MP3 here; AIFF and WAV (an ID3 chunk) reuse :class:`ID3Format` in ``iff.py``.
 
-Fields: genre -> ``TCON``; mood -> ``TMOO`` (ID3v2.4) or ``TXXX:MOOD`` (ID3v2.3, which has no
+Fields: genre -> ``TCON``; bpm -> ``TBPM``; key -> ``TKEY``; mood -> ``TMOO`` (ID3v2.4) or ``TXXX:MOOD`` (ID3v2.3, which has no
 mood frame); a custom field NAME -> ``TXXX:NAME``.
 
 Versions. A file that already has an ID3v2.3 or v2.4 tag keeps its version: converting would
@@ -93,6 +93,10 @@ class ID3Format(TagFormat):
         mood_key = self._mood_key(tags, self._version(tags))
         if mood_key:
             ft.mood = [str(t) for t in tags[mood_key].text]
+        if "TBPM" in tags:
+            ft.bpm = [str(t) for t in tags["TBPM"].text]
+        if "TKEY" in tags:
+            ft.key = [str(t) for t in tags["TKEY"].text]
         for frame in tags.getall("TXXX"):
             name = frame.desc.upper()
             if name != "MOOD" and name not in ft.custom:
@@ -137,6 +141,10 @@ class ID3Format(TagFormat):
         tags = mf.tags
         if field == "genre":
             return ["TCON"]
+        if field == "bpm":
+            return ["TBPM"]
+        if field == "key":
+            return ["TKEY"]
         if field == "mood":
             target = self._mood_key(tags, version) or ("TMOO" if version == 4 else "TXXX:MOOD")
             others = ["TMOO", "TXXX:MOOD"] + _txxx_keys(tags, "MOOD")

@@ -1,7 +1,8 @@
 """MP4 / M4A / M4B (AAC, ALAC): iTunes-style ``ilst`` atoms.
 
 Fields: genre -> ``©gen`` (one data atom per value); mood -> freeform
-``----:com.apple.iTunes:MOOD``; a custom field NAME -> ``----:com.apple.iTunes:NAME``. The
+``----:com.apple.iTunes:MOOD``; bpm -> ``tmpo`` (an integer); key -> freeform
+``----:com.apple.iTunes:initialkey``; a custom field NAME -> ``----:com.apple.iTunes:NAME``. The
 ``com.apple.iTunes`` mean is used for every freeform field because it is the one iTunes, foobar2000,
 Mp3tag, Picard and MusicBee show and edit; a field under another mean is found by its name too.
 Freeform values are UTF-8 data atoms, one per value.
@@ -32,7 +33,7 @@ def _freeform_name(key: str) -> str | None:
 def _freeform_keys(tags: Any, name: str) -> list[str]:
     if tags is None:
         return []
-    return [k for k in tags.keys() if (_freeform_name(k) or "").upper() == name]
+    return [k for k in tags.keys() if (_freeform_name(k) or "").upper() == name.upper()]
 
 
 def _decode(values: list[Any]) -> list[str] | None:
@@ -82,6 +83,7 @@ class MP4Format(TagFormat):
             number, total = trkn[0]
             ft.tracknumber = f"{number}/{total}" if total else str(number)
         ft.genre = [str(g) for g in tags.get("\xa9gen", [])]
+        ft.bpm = [str(v) for v in tags.get("tmpo", []) if v]
         for key in tags.keys():
             name = _freeform_name(key)
             if name is None:
@@ -92,6 +94,9 @@ class MP4Format(TagFormat):
             if name.upper() == "MOOD":
                 if not ft.mood:
                     ft.mood = values
+            elif name.upper() == "INITIALKEY":
+                if not ft.key:
+                    ft.key = values
             else:
                 ft.custom.setdefault(name.upper(), values)
         ft.has_cover = bool(tags.get("covr"))
@@ -111,7 +116,9 @@ class MP4Format(TagFormat):
         field = normalise_field(field)
         if field == "genre":
             return ["\xa9gen"]
-        name = "MOOD" if field == "mood" else field
+        if field == "bpm":
+            return ["tmpo"]
+        name = {"mood": "MOOD", "key": "initialkey"}.get(field, field)
         own = f"----:{MEAN}:{name}"
         return list(dict.fromkeys(_freeform_keys(mf.tags, name) + [own]))
 
@@ -134,6 +141,9 @@ class MP4Format(TagFormat):
         if raw is None:
             if key in mf.tags:
                 del mf.tags[key]
+            return
+        if key == "tmpo":    # an integer atom
+            mf.tags[key] = [int(round(float(v))) for v in raw]
             return
         if not key.startswith("----:"):
             mf.tags[key] = list(raw)

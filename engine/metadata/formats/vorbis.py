@@ -1,6 +1,6 @@
 """Vorbis comments: FLAC, and Ogg (Vorbis, Opus, FLAC-in-Ogg, Speex).
 
-Fields: genre -> ``GENRE``, mood -> ``MOOD``, a custom field NAME -> ``NAME``. Several values are
+Fields: genre -> ``GENRE``, mood -> ``MOOD``, bpm -> ``BPM``, key -> ``INITIALKEY``, a custom field NAME -> ``NAME``. Several values are
 several comments with the same name, as the Vorbis comment spec intends. Comment names are
 case-insensitive; mutagen writes the ones we set in upper case.
 """
@@ -22,7 +22,7 @@ from ..registry import TagFormat, register
 
 #: Comments that are standard fields or binary art, never reported as custom fields.
 _NAMED = {"TITLE", "ARTIST", "ALBUM", "ALBUMARTIST", "ALBUM ARTIST", "TRACKNUMBER", "DATE",
-          "GENRE", "MOOD"}
+          "GENRE", "MOOD", "BPM", "INITIALKEY"}
 _ART = {"METADATA_BLOCK_PICTURE", "COVERART", "COVERARTMIME"}
 
 
@@ -52,6 +52,8 @@ class VorbisFormat(TagFormat):
         ft.date = _first(tags, "DATE")
         ft.genre = list(tags.get("GENRE", []))
         ft.mood = list(tags.get("MOOD", []))
+        ft.bpm = list(tags.get("BPM", []))
+        ft.key = list(tags.get("INITIALKEY", []))
         for key, value in tags:
             name = key.upper()
             if name in _NAMED or name in _ART:
@@ -88,7 +90,7 @@ class VorbisFormat(TagFormat):
 
     def keys_for(self, mf: Any, field: str, ctx: dict[str, Any]) -> list[str]:
         field = normalise_field(field)
-        return [field.upper()]
+        return ["INITIALKEY"] if field == "key" else [field.upper()]
 
     def get_raw(self, mf: Any, key: str) -> Any:
         if mf.tags is None or key not in mf.tags:
