@@ -14,37 +14,7 @@ from engine.rhythm.dbn import DBNParams, decode_beats, tempo_periods
 from engine.rhythm.features import FPS, HOP_SIZE, N_FEATURES, SAMPLE_RATE, beat_features, frames, log_filterbank
 from engine.rhythm.network import EXPECTED_SHAPES, BeatNet, bundled_beat_model, load_beat_model
 from engine.rhythm.tempo import estimate_bars, estimate_tempo, local_spread
-
-
-def drums(bpm: float, seconds: float, sr: int = SAMPLE_RATE, meter: int = 4, seed: int = 0,
-          accelerate: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Kick on beat 1 and 3, snare on 2 and 4, hi-hats on eighths, a bass note per bar; returns
-    (audio, beat times). ``accelerate``: relative tempo change over the piece."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * sr)
-    y = np.zeros(n)
-    t, beat_times, i = 0.0, [], 0
-    while t < seconds - 0.3:
-        beat_times.append(t)
-        t += 60.0 / (bpm * (1 + accelerate * t / seconds))
-    k = np.arange(int(0.25 * sr)) / sr
-    kick = np.sin(2 * np.pi * (50 + 80 * np.exp(-k * 30)) * k) * np.exp(-k * 12)
-    snare = rng.standard_normal(k.size) * np.exp(-k * 25) * 0.6
-    hat = rng.standard_normal(int(0.03 * sr)) * np.exp(-np.arange(int(0.03 * sr)) / sr * 150) * 0.25
-    for i, bt in enumerate(beat_times):
-        s = int(bt * sr)
-        sound = kick if i % 2 == 0 else snare
-        e = min(n, s + sound.size)
-        y[s:e] += sound[:e - s]
-        for off in (0.0, 0.5):
-            h = int((bt + off * 60 / bpm) * sr)
-            if h + hat.size < n:
-                y[h:h + hat.size] += hat
-        if i % meter == 0:
-            e = min(n, s + int(1.5 * sr))
-            tt = np.arange(e - s) / sr
-            y[s:e] += 0.3 * np.sin(2 * np.pi * 55 * 2 ** (rng.integers(0, 5) / 12) * tt) * np.exp(-tt * 2)
-    return (0.7 * y / np.abs(y).max()).astype(np.float32), np.array(beat_times)
+from tests.audio_fixtures import drum_pattern as drums
 
 
 # --- features ----------------------------------------------------------------------------------------

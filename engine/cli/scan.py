@@ -43,7 +43,7 @@ def exit_code(n_ok: int, n_failed: int) -> int:
     return EXIT_FAILED if n_ok == 0 else EXIT_SOME_FAILED
 
 
-_PHASES = {"walk": "finding files", "read": "reading tags", "analyse": "analysing", "write": "writing tags",
+_PHASES = {"walk": "finding files", "read": "reading tags", "analyse": "analysing", "rhythm": "tempo and key", "write": "writing tags",
            "plan": "reading tags"}
 
 
@@ -131,6 +131,8 @@ def register(sub) -> None:
                         "musicnn-msd + jamendo-musicnn)")
     p.add_argument("--no-analyse", "--no-analyze", dest="analyse", action="store_false",
                    help="only record files and their tags")
+    p.add_argument("--no-rhythm", dest="rhythm", action="store_false",
+                   help="do not analyse tempo (BPM), beats and key")
     p.add_argument("--retry-failed", action="store_true",
                    help="try again files whose decoding failed in an earlier scan")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
@@ -153,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             s = scan(lib, args.dirs, model=args.model, analyse=args.analyse, workers=args.workers,
                      device=args.device, progress=progress, retry_failed=args.retry_failed,
-                     max_patches=args.max_patches)
+                     max_patches=args.max_patches, rhythm=args.rhythm)
         finally:
             progress.finish()
     found = s.new + s.changed + s.unchanged + s.moved
@@ -163,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
     if s.analysed:
         rate = f" ({s.analysed / s.elapsed_s:.1f} tracks/s overall)" if s.elapsed_s > 0 else ""
         print(f"analysed {s.analysed} tracks with {s.model} in {s.elapsed_s:.1f} s{rate}")
+    if s.rhythm_analysed:
+        print(f"tempo, beats and key of {s.rhythm_analysed} tracks analysed")
     if s.loops:
         print(f"note: {s.loops} folder links lead back into folders already scanned; they were followed once")
     if s.skipped:

@@ -87,6 +87,7 @@ def _describe(lib, track, top: int) -> dict:
                      "albumartist": track.albumartist, "genre": track.genre, "mood": track.mood,
                      **track.extra},
         "analyses": analyses,
+        "rhythm": _rhythm(lib, track),
         "errors": [{"stage": e.stage, "kind": e.kind, "reason": e.reason, "at": e.at}
                    for e in lib.errors(track_id=track.id, include_gone=True)],
         "writes": [{"batch": j.batch_id, "at": j.at, "undone": j.undone,
@@ -94,6 +95,20 @@ def _describe(lib, track, top: int) -> dict:
                     "after": (j.fields_after or {}).get("tags", {})}
                    for j in lib.journal_entries(track_id=track.id)],
     }
+
+
+def _rhythm(lib, track) -> dict | None:
+    from ..key import key_name
+
+    r = lib.get_rhythm(track.id)
+    if r is None:
+        return None
+    return {"bpm": r.bpm, "bpm_confidence": round(r.bpm_confidence, 3),
+            "alternatives": r.alternatives, "variable_tempo": r.variable, "meter": r.meter,
+            "key": None if r.key is None else key_name(*r.key),
+            "key_camelot": None if r.key is None else key_name(*r.key, notation="camelot"),
+            "key_confidence": round(r.key_confidence, 3), "beats": len(r.beats),
+            "analysed": [r.start_s, r.end_s], "model": r.model}
 
 
 def _print_text(d: dict) -> None:
@@ -108,8 +123,21 @@ def _print_text(d: dict) -> None:
             print(f"  {label}: {md[key]}")
     print(f"  genre: {', '.join(md['genre']) or '(none)'}")
     print(f"  mood: {', '.join(md['mood']) or '(none)'}")
+    if md.get("bpm") or md.get("key"):
+        print(f"  bpm: {md.get('bpm') or '(none)'}   key: {md.get('key') or '(none)'}")
     for name, values in (md.get("custom") or {}).items():
         print(f"  {name}: {', '.join(values)}")
+    rh = d.get("rhythm")
+    if rh:
+        tempo = "no steady beat" if rh["bpm"] is None else \
+            f"{rh['bpm']:.1f} BPM (confidence {rh['bpm_confidence']:.2f}" + \
+            ("; drifts" if rh["variable_tempo"] else "") + ")" + \
+            (f", also heard as {', '.join(f'{a:.1f}' for a in rh['alternatives'])}" if rh["alternatives"] else "")
+        key = "none heard" if rh["key"] is None else \
+            f"{rh['key']} / {rh['key_camelot']} (confidence {rh['key_confidence']:.2f})"
+        meter = f", {rh['meter']} beats per bar" if rh["meter"] else ""
+        print(f"  tempo: {tempo}{meter}")
+        print(f"  key: {key}")
     if not d["analyses"]:
         print("  not analysed yet")
     combined = d.get("tag_atlas")

@@ -37,14 +37,15 @@ def build_policy(args: argparse.Namespace):
                                   max_count=maxima.get(cat, rule.max_count), mode=rule.mode,
                                   relative=rule.relative)
     return TagPolicy(mode=args.policy, rules=rules, id3_version=args.id3,
-                     write_scores=not args.no_scores)
+                     write_scores=not args.no_scores, write_bpm=not args.no_bpm,
+                     write_key=not args.no_key, key_notation=args.key_notation)
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "tag", help="write predicted tags into the files (dry run unless --write)",
-        description="Write the predicted genre, mood, instrument and era tags of analysed tracks "
-                    "into their files. Without --write, only shows what would change. Every "
+        description="Write the predicted genre, mood, instrument and era tags, the tempo (BPM) "
+                    "and the key of analysed tracks into their files. Without --write, only shows what would change. Every "
                     "write is journaled: 'tagatlas undo --last' restores the previous tags.")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="show what would change (the default)")
@@ -56,6 +57,11 @@ def register(sub) -> None:
                    help="ID3v2 version for MP3/WAV/AIFF files that have no ID3 tag yet (default 4)")
     p.add_argument("--no-scores", action="store_true",
                    help="do not write the full score vector (the TAGATLAS_SCORES field)")
+    p.add_argument("--no-bpm", action="store_true", help="do not write the tempo (BPM)")
+    p.add_argument("--no-key", action="store_true", help="do not write the musical key")
+    p.add_argument("--key-notation", choices=("standard", "camelot", "openkey"), default="standard",
+                   help="how keys are written: standard (F#m, Bb; the default), camelot (11A) "
+                        "or openkey (4m)")
     p.add_argument("--threshold", action="append", metavar="CAT=X",
                    help="minimum combined score for a category, e.g. genre=0.4 (repeatable; "
                         "default 0.5: each model tag's calibrated threshold)")

@@ -12,6 +12,7 @@ from .db import (
     Layout,
     Library,
     Playlist,
+    RhythmRecord,
     Track,
     TrackRow,
     WriteBatch,
@@ -22,5 +23,5 @@ from .db import (
 
 __all__ = [
     "SCHEMA_VERSION", "AnalysisRecord", "ErrorRecord", "JournalEntry", "Layout", "Library",
-    "Playlist", "Track", "TrackRow", "WriteBatch", "parse_query", "path_from_db", "path_to_db",
+    "Playlist", "RhythmRecord", "Track", "TrackRow", "WriteBatch", "parse_query", "path_from_db", "path_to_db",
 ]

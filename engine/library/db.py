@@ -210,6 +210,25 @@ CREATE TABLE scan_claims (                           -- tracks a running scan is
 );
 """
 
+_SCHEMA_V3 = """
+CREATE TABLE rhythm (                                -- tempo, beats and key of a track
+    track_id       INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+    bpm            REAL,                             -- null: no steady beat found
+    bpm_confidence REAL NOT NULL DEFAULT 0,
+    alternatives   TEXT NOT NULL DEFAULT '[]',       -- JSON list of the other octaves (BPM)
+    variable       INTEGER NOT NULL DEFAULT 0,       -- 1: the tempo drifts
+    meter          INTEGER NOT NULL DEFAULT 0,       -- beats per bar, 0 unknown
+    key_tonic      INTEGER,                          -- 0 = C .. 11 = B; null: no key heard
+    key_mode       TEXT CHECK (key_mode IN ('major', 'minor')),
+    key_confidence REAL NOT NULL DEFAULT 0,
+    beats          BLOB,                             -- float32 seconds
+    downbeats      BLOB,                             -- float32 seconds
+    start_s        REAL,                             -- the part of the track analysed
+    end_s          REAL,
+    model          TEXT NOT NULL,
+    analysed_at    REAL NOT NULL
+);
+"""
 
 #: ``(version, description, migrate(conn))``, in order. A migration runs once, inside a
 #: transaction that also sets ``PRAGMA user_version`` to its version. Append; never edit one
@@ -217,6 +236,7 @@ CREATE TABLE scan_claims (                           -- tracks a running scan is
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "initial schema", _run_sql(_SCHEMA_V1)),
     (2, "write-ahead journal: entry state, batch owner; scan claims", _run_sql(_SCHEMA_V2)),
+    (3, "tempo, beats and key per track", _run_sql(_SCHEMA_V3)),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -368,6 +388,31 @@ class AnalysisRecord:
 
 
 @dataclass
+class RhythmRecord:
+    """Tempo, beats and key of one track (see :mod:`engine.rhythm` and :mod:`engine.key`)."""
+
+    track_id: int
+    bpm: float | None
+    bpm_confidence: float = 0.0
+    alternatives: list[float] = field(default_factory=list)
+    variable: bool = False
+    meter: int = 0
+    key_tonic: int | None = None
+    key_mode: str | None = None
+    key_confidence: float = 0.0
+    beats: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    downbeats: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    start_s: float | None = None
+    end_s: float | None = None
+    model: str = ""
+    analysed_at: float = 0.0
+
+    @property
+    def key(self) -> tuple[int, str] | None:
+        return None if self.key_tonic is None else (int(self.key_tonic), str(self.key_mode))
+
+
+@dataclass
 class ErrorRecord:
     id: int
     track_id: int | None
@@ -447,7 +492,8 @@ def parse_query(query: str | None) -> dict[str, list[str]]:
     ``artist:beatles "love me" status:analysed genre:rock`` gives
     ``{"artist": ["beatles"], "text": ["love me"], "status": ["analysed"], "genre": ["rock"]}``.
     Known fields: title, artist, album, albumartist, path, format, genre, mood, tag (genre or
-    mood), status, id. Other words (and unknown ``x:y``) are free text matched against title,
+    mood), status, id, bpm (``bpm:120`` or a range ``bpm:118-124``, the analysed tempo) and key
+    (``key:Am``, ``key:8A``, the analysed key). Other words (and unknown ``x:y``) are free text matched against title,
     artist, album, album artist and path.
     """
     out: dict[str, list[str]] = {}
@@ -457,7 +503,7 @@ def parse_query(query: str | None) -> dict[str, list[str]]:
         tokens = shlex.split(query)
     except ValueError:  # an unbalanced quote: take the words as they are
         tokens = query.split()
-    known = set(_QUERY_FIELDS) | {"genre", "mood", "tag", "status", "id"}
+    known = set(_QUERY_FIELDS) | {"genre", "mood", "tag", "status", "id", "bpm", "key"}
     for tok in tokens:
         key, sep, value = tok.partition(":")
         if sep and key.lower() in known and value:
@@ -465,6 +511,34 @@ def parse_query(query: str | None) -> dict[str, list[str]]:
         else:
             out.setdefault("text", []).append(tok)
     return out
+
+
+def parse_bpm_filter(value: str) -> tuple[float, float]:
+    """``"120"`` → ``(119.5, 120.5)`` (the tempo rounds to 120); ``"118-124"`` → ``(118, 124.5)``.
+    Raises :class:`LibraryError` with the expected form."""
+    text = value.strip().replace("–", "-")
+    try:
+        if "-" in text.strip("-"):
+            lo, hi = (float(x) for x in text.split("-", 1))
+            if lo > hi:
+                lo, hi = hi, lo
+            return lo, hi + 0.5
+        v = float(text)
+        return v - 0.5, v + 0.5
+    except ValueError:
+        raise LibraryError(f"bpm: needs a tempo such as 120 or a range such as 118-124, "
+                           f"got {value!r}") from None
+
+
+def parse_key_filter(value: str) -> tuple[int, str]:
+    """A key in any notation Tag Atlas reads (``Am``, ``F# minor``, ``8A``, ``1m``), or
+    :class:`LibraryError`."""
+    from ..key import parse_key
+
+    key = parse_key(value)
+    if key is None:
+        raise LibraryError(f"key: {value!r} is not a key (write it as Am, F#, Bbm, 8A or 1m)")
+    return key
 
 
 def _like(value: str) -> str:
@@ -864,6 +938,16 @@ class Library:
             args += statuses
         elif not include_gone:
             where.append("status != 'gone'")
+        for v in q.get("bpm", []):
+            low, high = parse_bpm_filter(v)
+            where.append("EXISTS (SELECT 1 FROM rhythm r WHERE r.track_id = tracks.id"
+                         " AND r.bpm >= ? AND r.bpm < ?)")
+            args += [low, high]
+        for v in q.get("key", []):
+            tonic, mode = parse_key_filter(v)
+            where.append("EXISTS (SELECT 1 FROM rhythm r WHERE r.track_id = tracks.id"
+                         " AND r.key_tonic = ? AND r.key_mode = ?)")
+            args += [tonic, mode]
         ids = q.get("id", [])
         if ids:
             try:
@@ -1002,9 +1086,50 @@ class Library:
             "SELECT model FROM analyses WHERE track_id = ? ORDER BY model", (int(track_id),))]
         return [a for m in models if (a := self.get_analysis(track_id, m)) is not None]
 
+    # --- tempo, beats and key --------------------------------------------------------------
+    _RHYTHM_COLUMNS = ("track_id, bpm, bpm_confidence, alternatives, variable, meter, key_tonic,"
+                       " key_mode, key_confidence, beats, downbeats, start_s, end_s, model,"
+                       " analysed_at")
+
+    def store_rhythm(self, record: RhythmRecord) -> None:
+        """Save (or replace) the tempo/beats/key analysis of a track."""
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO rhythm ({self._RHYTHM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (int(record.track_id), record.bpm, float(record.bpm_confidence),
+             json.dumps([round(float(a), 3) for a in record.alternatives]), int(bool(record.variable)),
+             int(record.meter), record.key_tonic, record.key_mode, float(record.key_confidence),
+             _f32(record.beats), _f32(record.downbeats), record.start_s, record.end_s,
+             record.model, record.analysed_at or time.time()))
+
+    @staticmethod
+    def _rhythm_record(row) -> RhythmRecord:
+        def arr(blob):
+            return np.zeros(0, np.float32) if blob is None else np.frombuffer(blob, np.float32).copy()
+
+        return RhythmRecord(int(row[0]), row[1], float(row[2]), json.loads(row[3]), bool(row[4]),
+                            int(row[5]), row[6], row[7], float(row[8]), arr(row[9]), arr(row[10]),
+                            row[11], row[12], row[13], float(row[14]))
+
+    def get_rhythm(self, track_id: int) -> RhythmRecord | None:
+        row = self._conn.execute(f"SELECT {self._RHYTHM_COLUMNS} FROM rhythm WHERE track_id = ?",
+                                 (int(track_id),)).fetchone()
+        return None if row is None else self._rhythm_record(row)
+
+    def rhythm_summary(self) -> dict[int, tuple[float | None, float, int | None, str | None, float]]:
+        """``{track_id: (bpm, bpm_confidence, key_tonic, key_mode, key_confidence)}`` of every
+        analysed track (one query, no beat arrays: for tables)."""
+        return {int(r[0]): (r[1], float(r[2]), r[3], r[4], float(r[5])) for r in self._conn.execute(
+            "SELECT track_id, bpm, bpm_confidence, key_tonic, key_mode, key_confidence FROM rhythm")}
+
+    def tracks_without_rhythm(self, track_ids: Iterable[int]) -> list[int]:
+        """Those of ``track_ids`` that have no tempo/key analysis yet, ascending."""
+        have = {int(r[0]) for r in self._conn.execute("SELECT track_id FROM rhythm")}
+        return sorted({int(t) for t in track_ids} - have)
+
     def delete_analyses(self, track_id: int, model: str | None = None) -> None:
         if model is None:
             self._conn.execute("DELETE FROM analyses WHERE track_id = ?", (int(track_id),))
+            self._conn.execute("DELETE FROM rhythm WHERE track_id = ?", (int(track_id),))
         else:
             self._conn.execute("DELETE FROM analyses WHERE track_id = ? AND model = ?",
                                (int(track_id), model))

@@ -226,7 +226,7 @@ def read_file_metadata(path: str) -> FileMetadata:
 
 def metadata_from_filetags(tags: Any) -> FileMetadata:
     """What the library stores from an :class:`engine.metadata.FileTags`: title, artist, album,
-    album artist, genre and mood (split into lists), plus track number, date, the tag family and
+    album artist, genre and mood (split into lists), plus track number, date, BPM, key, the tag family and
     custom fields in ``extra`` (the long score field is left out: the analyses hold the scores)."""
     from ..metadata import SCORES_FIELD
 
@@ -238,6 +238,10 @@ def metadata_from_filetags(tags: Any) -> FileMetadata:
         value = getattr(tags, key, None)
         if value:
             md[key] = value
+    for key in ("bpm", "key"):      # the file's own tempo and key (in extra)
+        values = tags.get(key) if hasattr(tags, "get") else []
+        if values:
+            md[key] = values[0]
     custom = {k: list(v) for k, v in (tags.custom or {}).items() if k != SCORES_FIELD}
     if custom:
         md["custom"] = custom
@@ -277,6 +281,7 @@ class ScanSummary:
     loops: int = 0           # folders reached twice (symlink loops)
     temp_files_removed: int = 0  # leftovers of killed tag writes, deleted
     in_progress_elsewhere: int = 0  # tracks another running scan is analysing, left to it
+    rhythm_analysed: int = 0  # tracks whose tempo, beats and key were analysed in this scan
     unlisted: list[tuple[str, str]] = field(default_factory=list)
     not_files: list[tuple[str, str]] = field(default_factory=list)   # (path, why), left out
     failures: list[ScanFailure] = field(default_factory=list)
@@ -344,7 +349,7 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
          device: str | None = None, progress: ProgressFn | None = None,
          cancel: CancelFn | None = None, retry_failed: bool = False,
          commit_every: int = 50, commit_seconds: float = 2.0,
-         max_patches: int | None | str = "fast") -> ScanSummary:
+         max_patches: int | None | str = "fast", rhythm: bool = True) -> ScanSummary:
     """Bring the library up to date with ``roots`` and analyse what needs it.
 
     ``model``: a bundle name or path for the :class:`~engine.tagger.Tagger` (default: the
@@ -352,7 +357,10 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
     and their tags. ``retry_failed``: analyse again files whose decoding failed before (they are
     otherwise retried only once they change). ``max_patches``: for patch models, analyse at
     most this many patches spread over each track ("fast": the engine's
-    :data:`~engine.tagger.FAST_ANALYSIS_PATCHES`; None: every patch, as the original). Raises :class:`LibraryError` for a root that does
+    :data:`~engine.tagger.FAST_ANALYSIS_PATCHES`; None: every patch, as the original).
+    ``rhythm``: also analyse tempo, beats and key (:mod:`engine.rhythm`) of every analysed
+    track under ``roots`` that has none yet (quick: the middle minute; with ``max_patches=None``
+    the whole track). Raises :class:`LibraryError` for a root that does
     not exist (nothing is changed then) and :class:`~engine.errors.ModelError` for a missing
     model; per-file problems never raise, they are recorded and counted in ``failed``.
     """
@@ -568,6 +576,10 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: Any = N
                             commit_every, commit_seconds, device, workers, max_patches)
         finally:
             library.release_claims(claimed)
+        if rhythm and not summary.cancelled:
+            _rhythm_phase(library, roots, summary, fail, report, is_cancelled, workers,
+                          quick=max_patches is not None, commit_every=commit_every,
+                          commit_seconds=commit_seconds)
 
     summary.failed = len(failed_paths)
     summary.elapsed_s = time.monotonic() - t_start
@@ -600,6 +612,89 @@ def _analyse_groups(library: Library, groups: dict, tagger: Any, sources: dict, 
         finally:
             if own_tagger:
                 run.close()
+
+
+def _rhythm_phase(library: Library, roots: list[str], summary: ScanSummary, fail,
+                  report: ProgressFn, is_cancelled: CancelFn, workers: int | None, *, quick: bool,
+                  commit_every: int, commit_seconds: float) -> None:
+    """Tempo, beats and key of the analysed tracks under ``roots`` that have none yet, decoded
+    again at 22,050 Hz (the part analysed only) in worker processes; claimed like the tagging."""
+    from ..rhythm.track import rhythm_job, rhythm_record
+
+    paths: dict[int, str] = {}
+    for r in roots:
+        for pb, (tid, _size, _mtime, status, _fp) in library.track_states_under(r).items():
+            if status in ("analysed", "written"):
+                paths[tid] = path_from_db(pb)
+    todo = library.tracks_without_rhythm(paths)
+    if not todo:
+        return
+    claimed = library.claim_tracks(set(todo))
+    summary.in_progress_elsewhere += len(todo) - len(claimed)
+    todo = [t for t in todo if t in claimed]
+    from ..tagger import default_workers
+
+    n_workers = default_workers() if workers is None else workers
+    try:
+        with _Batches(library, commit_every, commit_seconds) as batches:
+            for done, (tid, outcome) in enumerate(
+                    _run_jobs(rhythm_job, [(t, paths[t], quick) for t in todo], n_workers,
+                              is_cancelled), start=1):
+                batches.open()
+                with library.transaction():
+                    if isinstance(outcome, BaseException):
+                        fail(paths[tid], "analyse", outcome, tid)
+                    else:
+                        library.store_rhythm(rhythm_record(tid, outcome))
+                        summary.rhythm_analysed += 1
+                batches.tick()
+                report("rhythm", done, len(todo), paths[tid])
+    finally:
+        library.release_claims(claimed)
+    if is_cancelled():
+        summary.cancelled = True
+
+
+def _run_jobs(job, args: list[tuple], n_workers: int, is_cancelled: CancelFn):
+    """``(args[i][0], job(*args[i]))`` for each item, in worker processes (in this one when
+    ``n_workers`` is 0), at most two jobs per worker in flight so a cancel is quick."""
+    if n_workers <= 0:
+        for a in args:
+            if is_cancelled():
+                return
+            yield a[0], job(*a)
+        return
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    from ..rhythm.track import worker_init
+
+    pending = list(reversed(args))
+    with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context("spawn"),
+                                initializer=worker_init) as pool:
+        running: dict = {}
+        try:
+            while pending or running:
+                while pending and len(running) < 2 * n_workers and not is_cancelled():
+                    a = pending.pop()
+                    running[pool.submit(job, *a)] = a
+                if not running:
+                    return
+                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for fut in finished:
+                    a = running.pop(fut)
+                    try:
+                        yield a[0], fut.result()
+                    except Exception as exc:   # a crashed worker: this file's error, not the scan's
+                        from ..errors import DecoderCrashError
+
+                        yield a[0], DecoderCrashError(a[1], "the tempo and key analysis stopped "
+                                                            f"unexpectedly ({type(exc).__name__})")
+                if is_cancelled():
+                    pending.clear()
+        finally:
+            for fut in running:
+                fut.cancel()
 
 
 def _read_one(library: Library, f: FoundFile, tid: int | None,

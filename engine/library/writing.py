@@ -148,11 +148,14 @@ def plan_writes(lib: Library, track_ids: Iterable[int], policy: Any, *, model: s
     default profile, see :func:`engine.library.predictions.choose_models`) with ``policy`` would
     change in each track's file. The models' stored scores are calibrated and combined onto the
     canonical vocabulary (:mod:`engine.combine`); the policy decides on the combined scores.
+    The track's tempo and key (when analysed) go to the "bpm" and "key" fields under the same
+    policy (see :func:`engine.metadata.policy.rhythm_values`).
 
     Each file's tags are read now (not taken from the database), so the plan matches the file.
     ``accept`` / ``reject``: per track id, review overrides (see ``plan_changes``).
     """
     from ..metadata import plan_changes, read_tags
+    from ..metadata.policy import rhythm_values
     from .predictions import choose_models, library_combiner, track_predictions
 
     combiner = library_combiner(lib, choose_models(lib, model))
@@ -172,8 +175,13 @@ def plan_writes(lib: Library, track_ids: Iterable[int], policy: Any, *, model: s
             continue
         try:
             current = read_tags(track.path)
+            rh = lib.get_rhythm(tid)
+            rhythm = None if rh is None else rhythm_values(
+                policy, bpm=rh.bpm, bpm_confidence=rh.bpm_confidence, key=rh.key,
+                key_confidence=rh.key_confidence)
             change = plan_changes(current, predicted.scores, combiner.tags, combiner.name, policy,
-                                  accept=(accept or {}).get(tid), reject=(reject or {}).get(tid))
+                                  accept=(accept or {}).get(tid), reject=(reject or {}).get(tid),
+                                  rhythm=rhythm)
         except FileError as exc:
             plan.failures.append(_failure(track.path, tid, exc))
             continue
