@@ -18,12 +18,14 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QFont
 
+from engine.key import key_name
 from engine.library import Library, TrackRow, parse_query
 from engine.vocab import TagInfo
 
-COLUMNS = ("title", "artist", "album", "genre", "mood", "predicted", "status")
+COLUMNS = ("title", "artist", "album", "genre", "mood", "bpm", "key", "predicted", "status")
 HEADERS = {"title": "Title", "artist": "Artist", "album": "Album", "genre": "Genre",
-           "mood": "Mood", "predicted": "Predicted tags", "status": "Status"}
+           "mood": "Mood", "bpm": "BPM", "key": "Key", "predicted": "Predicted tags",
+           "status": "Status"}
 STATUSES = ("new", "analysed", "written", "error")
 STATUS_LABELS = {"new": "New", "analysed": "Analysed", "written": "Written", "error": "Problem"}
 _STATUS_ORDER = {s: i for i, s in enumerate(STATUSES)}
@@ -50,6 +52,9 @@ class LibrarySnapshot:
     scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # [n_rows, n_tags]
     analysed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))           # [n_rows]
     problems: int = 0                             # recorded errors (problems panel)
+    #: analysed tempo and key per row: (bpm or None, bpm confidence, (tonic, mode) or None,
+    #: key confidence), None for rows without that analysis
+    rhythm: list = field(default_factory=list)
     load_s: float = 0.0
     # derived by prepare() (in the worker, so the GUI thread only swaps the snapshot in)
     groups: "_TagGroups | None" = None
@@ -144,6 +149,10 @@ def load_snapshot(lib: Library, preferred: str | None) -> LibrarySnapshot:
         dest = order[pos[hit]]
         snap.scores[dest] = matrix[hit]
         snap.analysed[dest] = True
+    summary = lib.rhythm_summary()
+    snap.rhythm = [None if (x := summary.get(r.id)) is None else
+                   (x[0], x[1], None if x[2] is None else (int(x[2]), str(x[3])), x[4])
+                   for r in rows]
     snap.problems = len(lib.errors())
     snap.load_s = time.perf_counter() - t0
     return snap
@@ -194,6 +203,8 @@ class LibraryModel(QAbstractTableModel):
         self._merged = np.zeros((0, 0), np.float32)
         self._top = np.zeros((0, TOP_N), np.int64)
         self._sort_keys: dict[str, list] = {}
+        #: how the Key column writes keys: "standard" (F#m), "camelot" (11A) or "openkey" (4m)
+        self.key_notation = "standard"
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._filter: tuple[str, str | None, str | None] = ("", None, None)
         self._bold = QFont()
@@ -247,6 +258,12 @@ class LibraryModel(QAbstractTableModel):
                 return ", ".join(row.genre)
             if col == "mood":
                 return ", ".join(row.mood)
+            if col == "bpm":
+                rh = self._rhythm(i)
+                return "" if rh is None or rh[0] is None else f"{rh[0]:.0f}"
+            if col == "key":
+                rh = self._rhythm(i)
+                return "" if rh is None or rh[2] is None else key_name(*rh[2], notation=self.key_notation)
             if col == "predicted":
                 return "  ".join(f"{n} {s:.0%}" for n, s, _ in self.chips(i))
             if col == "status":
@@ -262,6 +279,10 @@ class LibraryModel(QAbstractTableModel):
                 return row.display_path
             if col == "predicted" and self._snap.analysed[i]:
                 return "\n".join(f"{n}: {s:.0%}" for n, s, _ in self.chips(i, n=8))
+            if col in ("bpm", "key") and (rh := self._rhythm(i)) is not None:
+                return _rhythm_tooltip(rh)
+        elif role == Qt.ItemDataRole.TextAlignmentRole and col == "bpm":
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         elif role == Qt.ItemDataRole.FontRole:
             if col == "title" and not row.title:
                 return self._italic
@@ -269,6 +290,18 @@ class LibraryModel(QAbstractTableModel):
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def set_key_notation(self, notation: str) -> None:
+        key_name(0, "major", notation)          # refuses an unknown notation
+        if notation != self.key_notation:
+            self.key_notation = notation
+            if self.rowCount():
+                c = COLUMNS.index("key")
+                self.dataChanged.emit(self.index(0, c), self.index(self.rowCount() - 1, c))
+
+    def _rhythm(self, i: int):
+        rh = self._snap.rhythm
+        return rh[i] if i < len(rh) else None
 
     # -- rows and ids --------------------------------------------------------------------------------
     def chips(self, i: int, n: int = TOP_N) -> list[tuple[str, float, bool]]:
@@ -369,6 +402,12 @@ class LibraryModel(QAbstractTableModel):
             keys = [", ".join(getattr(r, col)).casefold() or last for r in rows]
         elif col == "status":
             keys = [_STATUS_ORDER.get(r.status, 9) for r in rows]
+        elif col == "bpm":      # unanalysed last, whichever the direction
+            keys = [(0, rh[0]) if rh is not None and rh[0] is not None else (1, 0.0)
+                    for rh in (self._rhythm(i) for i in range(len(rows)))]
+        elif col == "key":      # round the Camelot wheel: harmonic neighbours sit together
+            keys = [(0, key_name(*rh[2], notation="camelot").rjust(3)) if rh is not None and rh[2]
+                    else (1, "") for rh in (self._rhythm(i) for i in range(len(rows)))]
         elif col == "predicted":
             if self._groups is None:
                 keys = [(last, 0.0)] * len(rows)
@@ -464,7 +503,31 @@ class LibraryModel(QAbstractTableModel):
             return [i for i in view if rows[i].status == v]
         if key == "id":
             return [i for i in view if str(rows[i].id) == value]
+        if key in ("bpm", "key"):
+            from engine.errors import LibraryError
+            from engine.library.db import parse_bpm_filter, parse_key_filter
+
+            try:
+                if key == "bpm":
+                    lo, hi = parse_bpm_filter(value)
+                    return [i for i in view if (rh := self._rhythm(i)) is not None and rh[0] is not None
+                            and lo <= rh[0] < hi]
+                want = parse_key_filter(value)
+                return [i for i in view if (rh := self._rhythm(i)) is not None and rh[2] == want]
+            except LibraryError:
+                return []      # a half-typed filter shows nothing until it is a tempo or a key
         return view
+
+
+def _rhythm_tooltip(rh) -> str:
+    bpm, bpm_conf, key, key_conf = rh
+    lines = []
+    if bpm is not None:
+        lines.append(f"{bpm:.1f} BPM (confidence {bpm_conf:.0%})")
+    if key is not None:
+        lines.append(f"Key {key_name(*key)} · Camelot {key_name(*key, notation='camelot')} · "
+                     f"Open Key {key_name(*key, notation='openkey')} (confidence {key_conf:.0%})")
+    return "\n".join(lines) or "No steady beat or key heard"
 
 
 def _file_stem(path: str) -> str:

@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Tag Atlas")
         self.setWindowIcon(theme.app_icon())
         self.library_model = LibraryModel(self)
+        self.library_model.key_notation = self.settings.key_notation
         self._build_actions()
         self._build_ui()
         self._restore_window()
@@ -270,7 +271,7 @@ class MainWindow(QMainWindow):
         hh.setStretchLastSection(False)
         hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         widths = {"title": 210, "artist": 140, "album": 160, "genre": 100, "mood": 70,
-                  "predicted": 300, "status": 100}
+                  "bpm": 60, "key": 60, "predicted": 300, "status": 100}
         hh.setMinimumSectionSize(60)
         for c, name in enumerate(COLUMNS):
             hh.resizeSection(c, widths[name])
@@ -459,14 +460,16 @@ class MainWindow(QMainWindow):
         split = self.settings.window_value("split")
         if split is not None:
             self.split.restoreState(split)
-        header = self.settings.window_value("header")
+        # "header2": the table gained BPM and Key columns; a state saved for the old columns is
+        # not restored onto the new ones
+        header = self.settings.window_value("header2")
         if header is not None:
             self.table.horizontalHeader().restoreState(header)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.set_window_value("geometry", self.saveGeometry())
         self.settings.set_window_value("split", self.split.saveState())
-        self.settings.set_window_value("header", self.table.horizontalHeader().saveState())
+        self.settings.set_window_value("header2", self.table.horizontalHeader().saveState())
         self.settings.sync()
         self._live_timer.stop()
         if self.player is not None and hasattr(self.player, "stop"):
@@ -1028,6 +1031,7 @@ class MainWindow(QMainWindow):
 
     def _settings_saved(self, changed: set) -> None:
         self.first_run.set_model(self.settings.model)
+        self.library_model.set_key_notation(self.settings.key_notation)
         if "analysis" in changed or "model" in changed:
             self.runner.run(device_job, self.settings.engine_device, on_result=self._device_known,
                             name="device")

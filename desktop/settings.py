@@ -192,6 +192,25 @@ class Settings:
         self.qs.setValue("tags/write_scores", bool(value))
 
     @property
+    def write_rhythm(self) -> bool:
+        """Write the analysed tempo (BPM) and key with the tags."""
+        return _bool(self.qs.value("tags/write_rhythm", True))
+
+    @write_rhythm.setter
+    def write_rhythm(self, value: bool) -> None:
+        self.qs.setValue("tags/write_rhythm", bool(value))
+
+    @property
+    def key_notation(self) -> str:
+        """How keys are shown and written: "standard" (F#m), "camelot" (11A), "openkey" (4m)."""
+        value = str(self.qs.value("tags/key_notation", "standard") or "standard")
+        return value if value in ("standard", "camelot", "openkey") else "standard"
+
+    @key_notation.setter
+    def key_notation(self, value: str) -> None:
+        self.qs.setValue("tags/key_notation", value)
+
+    @property
     def preserve_mtime(self) -> bool:
         return _bool(self.qs.value("tags/preserve_mtime", False))
 
@@ -246,7 +265,8 @@ class Settings:
                                       relative=self.relative_for(cat))
         fields = {cat: self.field_for(cat) for cat in CATEGORIES}
         return TagPolicy(mode=self.mode, rules=rules, fields=fields, id3_version=self.id3_version,
-                         write_scores=self.write_scores)
+                         write_scores=self.write_scores, write_bpm=self.write_rhythm,
+                         write_key=self.write_rhythm, key_notation=self.key_notation)
 
     # -- window state ----------------------------------------------------------------------------
     def window_value(self, key: str) -> Any:
@@ -476,6 +496,15 @@ class SettingsDialog(QDialog):
         self.scores_check = QCheckBox("Also store every tag's score (TAGATLAS_SCORES field)")
         self.scores_check.setChecked(self.settings.write_scores)
         form.addRow("", self.scores_check)
+        self.rhythm_check = QCheckBox("Also write the tempo (BPM) and the key")
+        self.rhythm_check.setChecked(self.settings.write_rhythm)
+        form.addRow("", self.rhythm_check)
+        self.notation_combo = QComboBox()
+        for value, label in (("standard", "Standard (F#m, Bb)"), ("camelot", "Camelot (11A, 6B)"),
+                             ("openkey", "Open Key (4m, 11d)")):
+            self.notation_combo.addItem(label, value)
+        _select_data(self.notation_combo, self.settings.key_notation)
+        form.addRow("Key notation", self.notation_combo)
         self.mtime_check = QCheckBox("Keep the files' modification times")
         self.mtime_check.setChecked(self.settings.preserve_mtime)
         form.addRow("", self.mtime_check)
@@ -542,6 +571,8 @@ class SettingsDialog(QDialog):
             ("mode", self.mode_combo.currentData(), "tags"),
             ("id3_version", self.id3_combo.currentData(), "tags"),
             ("write_scores", self.scores_check.isChecked(), "tags"),
+            ("write_rhythm", self.rhythm_check.isChecked(), "tags"),
+            ("key_notation", self.notation_combo.currentData(), "tags"),
             ("preserve_mtime", self.mtime_check.isChecked(), "tags"),
         ):
             if getattr(s, attr) != value:

@@ -43,6 +43,8 @@ from engine.similarity import (Neighbour, PlaylistEntry, SimilarityIndex, left_o
                                smooth_playlist, write_m3u8)
 
 DEFAULT_NEIGHBOURS = 30
+#: The tempo tolerance of the "Tempo ±N%" filter (DJs pitch a record by about 6-8%).
+TEMPO_PERCENT = 6.0
 DEFAULT_PLAYLIST_LENGTH = 25
 
 
@@ -73,9 +75,13 @@ class SimilarSource:
     """A similarity index plus the tracks' metadata (and the library, to save playlists)."""
 
     def __init__(self, index: SimilarityIndex, tracks: Mapping[int, SimilarTrack], *,
-                 library=None, model: str | None = None, kind: str | None = None) -> None:
+                 library=None, model: str | None = None, kind: str | None = None,
+                 rhythm: Mapping[int, tuple] | None = None) -> None:
         self.index = index
         self.tracks = dict(tracks)
+        #: track id -> (bpm, bpm confidence, key tonic, key mode, key confidence), as
+        #: :meth:`engine.library.Library.rhythm_summary` gives it
+        self.rhythm = dict(rhythm or {})
         self.library = library
         self.model = model
         self.kind = kind
@@ -109,7 +115,27 @@ class SimilarSource:
         index, lv, meta = load_index(lib, model, kind or DEFAULT_KIND)
         tracks = {int(i): SimilarTrack(int(i), m.path, m.title, m.artist, m.album, m.duration_s)
                   for i, m in meta.items()}
-        return cls(index, tracks, library=lib, model=lv.model, kind=lv.kind)
+        return cls(index, tracks, library=lib, model=lv.model, kind=lv.kind,
+                   rhythm=lib.rhythm_summary())
+
+    def compatible(self, seed: int, *, tempo_percent: float | None, harmonic: bool) -> np.ndarray | None:
+        """Boolean mask over the index rows: tempo within ``tempo_percent`` % of the seed's (or
+        its double/half) and/or a key that mixes with the seed's; None when the seed has no
+        such analysis (the filter cannot apply) or no filter is asked for."""
+        from engine.similarity.compat import key_mask, tempo_mask
+
+        mine = self.rhythm.get(int(seed))
+        if mine is None or (tempo_percent is None and not harmonic):
+            return None
+        rows = [self.rhythm.get(int(i)) for i in self.index.ids]
+        ok = np.ones(len(rows), dtype=bool)
+        if tempo_percent is not None and mine[0] is not None:
+            ok &= tempo_mask(mine[0], np.array([np.nan if r is None or r[0] is None else r[0]
+                                                for r in rows]), tempo_percent)
+        if harmonic and mine[2] is not None:
+            ok &= key_mask((int(mine[2]), str(mine[3])),
+                           [None if r is None or r[2] is None else (int(r[2]), str(r[3])) for r in rows])
+        return ok
 
     def track(self, track_id: int) -> SimilarTrack:
         return self.tracks.get(int(track_id)) or SimilarTrack(int(track_id))
@@ -142,6 +168,14 @@ class SimilarPanel(QWidget):
         self._exclude_artist = QCheckBox("Other artists only", self)
         self._exclude_artist.setToolTip("Leave out tracks by the same artist as the seed")
         self._exclude_artist.toggled.connect(self._refresh)
+        self._same_tempo = QCheckBox(f"Tempo ±{TEMPO_PERCENT:g}%", self)
+        self._same_tempo.setToolTip(f"Only tracks within {TEMPO_PERCENT:g}% of the seed's tempo "
+                                    "(or of its double or half)")
+        self._same_tempo.toggled.connect(self._refresh)
+        self._harmonic = QCheckBox("Key mixes", self)
+        self._harmonic.setToolTip("Only tracks in a key that mixes with the seed's: the same key, "
+                                  "its relative major/minor, or a fifth up or down (Camelot ±1)")
+        self._harmonic.toggled.connect(self._refresh)
 
         self._list = QTreeWidget(self)
         self._list.setRootIsDecorated(False)
@@ -181,6 +215,8 @@ class SimilarPanel(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self._header, 1)
+        top.addWidget(self._same_tempo)
+        top.addWidget(self._harmonic)
         top.addWidget(self._exclude_artist)
         row1 = QHBoxLayout()
         row1.addWidget(self._play_button)
@@ -261,8 +297,12 @@ class SimilarPanel(QWidget):
             self._length.setValue(int(length))
         length = self._length.value()
         limit = 1 if self._exclude_artist.isChecked() else None
+        only = src.compatible(self._seeds[0], harmonic=self._harmonic.isChecked(),
+                              tempo_percent=TEMPO_PERCENT if self._same_tempo.isChecked() else None)
+        incompatible = [] if only is None else \
+            [i for i, ok in zip(src.index.ids, only.tolist()) if not ok and i not in self._seeds]
         try:
-            ids = smooth_playlist(src.index, self._seeds, length=length,
+            ids = smooth_playlist(src.index, self._seeds, length=length, exclude=incompatible,
                                   max_per_artist=limit if src.index.artist_codes() is not None else None)
         except ValueError as exc:
             self.error_occurred.emit(f"Cannot make the playlist: {exc}")
@@ -369,8 +409,10 @@ class SimilarPanel(QWidget):
         if self._mode == "playlist":
             return self.neighbours()
         exclude_artist = self._exclude_artist.isChecked() and src.index.artist_codes() is not None
+        only = src.compatible(self._seeds[0], harmonic=self._harmonic.isChecked(),
+                              tempo_percent=TEMPO_PERCENT if self._same_tempo.isChecked() else None)
         self._neighbours = src.index.query(self._seeds, k=self._k,
-                                           exclude_same_artist=exclude_artist)
+                                           exclude_same_artist=exclude_artist, only=only)
         self._fill_neighbours()
         return list(self._neighbours)
 

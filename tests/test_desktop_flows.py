@@ -8,6 +8,7 @@ import mutagen
 import pytest
 from PySide6.QtCore import Qt
 
+from desktop.library_model import COLUMNS
 from tests._desktop_util import gui_settings, make_music, themed_app  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(120)
@@ -53,9 +54,9 @@ def test_first_run_scan_fills_the_table_with_predicted_tags(qtbot, themed_app, g
     by_title = {model.track_row(r).title: r for r in range(model.rowCount())}
     for i in range(len(tracks)):
         r = by_title[f"Song {i + 1}"]
-        chips = model.data(model.index(r, 5), role=Qt.ItemDataRole.UserRole + 2)
+        chips = model.data(model.index(r, COLUMNS.index("predicted")), role=Qt.ItemDataRole.UserRole + 2)
         assert len(chips) == 3 and all(0.0 <= s <= 1.0 for _, s, _ in chips)
-        assert model.data(model.index(r, 6)) == "Analysed"
+        assert model.data(model.index(r, COLUMNS.index("status"))) == "Analysed"
         assert model.data(model.index(r, 1)) == f"Band {'AB'[i % 2]}"
 
     # the damaged files land in the problems panel with a plain reason, and in the table as problems
@@ -66,7 +67,7 @@ def test_first_run_scan_fills_the_table_with_predicted_tags(qtbot, themed_app, g
     for why in reasons.values():
         assert "Traceback" not in why and len(why) > 10
     assert win.tabs.tabText(2) == "Problems (2)"
-    statuses = {model.track_row(r).display_path.rsplit("/", 1)[-1]: model.data(model.index(r, 6))
+    statuses = {model.track_row(r).display_path.rsplit("/", 1)[-1]: model.data(model.index(r, COLUMNS.index("status")))
                 for r in range(model.rowCount())}
     assert statuses["damaged.mp3"] == statuses["empty.flac"] == "Problem"
 

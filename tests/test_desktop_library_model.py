@@ -182,3 +182,34 @@ def test_fifty_thousand_rows_load_sort_and_filter_quickly(qapp):
     assert t_load < 15.0, t_load
     assert max(timings.values()) < 6.0, timings
     assert t_filter < 6.0 and t_tag < 6.0, (t_filter, t_tag)
+
+
+def test_bpm_and_key_columns_sort_and_filter(qapp):
+    snap = small_snapshot()
+    snap.rhythm = [(124.3, 0.9, (9, "minor"), 0.4), (92.0, 0.7, (0, "major"), 0.3),
+                   (None, 0.0, (4, "minor"), 0.2), None, None]
+    m = LibraryModel()
+    m.set_snapshot(snap)
+    cell = {m.data(m.index(r, COL["title"])): (m.data(m.index(r, COL["bpm"])), m.data(m.index(r, COL["key"])))
+            for r in range(m.rowCount())}
+    assert cell["Blue in Green"] == ("124", "Am") and cell["Teardrop"] == ("", "Em")
+    assert cell["Broken"] == ("", "")
+    tip = m.data(m.index(0, COL["key"]), Qt.ItemDataRole.ToolTipRole)
+    assert tip is None or "Camelot" in tip
+    m.sort(COL["bpm"], Qt.SortOrder.AscendingOrder)
+    assert _titles(m)[:2] == ["Smells Like Teen Spirit", "Blue in Green"]
+    m.sort(COL["key"], Qt.SortOrder.AscendingOrder)          # Camelot order: 8A, 8B, 9A
+    assert _titles(m)[:3] == ["Blue in Green", "Smells Like Teen Spirit", "Teardrop"]
+    m.set_filter("bpm:120-130")
+    assert _titles(m) == ["Blue in Green"]
+    m.set_filter("key:9A")                                    # Camelot 9A = E minor
+    assert _titles(m) == ["Teardrop"]
+    m.set_filter("key:")                                      # half typed: free text, no crash
+    m.set_filter("bpm:12x")
+    assert _titles(m) == []
+    m.set_filter("")
+    m.set_key_notation("camelot")
+    r = [m.data(m.index(i, COL["title"])) for i in range(m.rowCount())].index("Blue in Green")
+    assert m.data(m.index(r, COL["key"])) == "8A"
+    with pytest.raises(ValueError):
+        m.set_key_notation("sharps")

@@ -149,3 +149,49 @@ def test_similar_source_from_the_library(qtbot, library):
     playlist = panel.make_playlist(6)
     pid = panel.save_playlist("From the map")
     assert lib.get_playlist(pid).track_ids == playlist
+
+
+def test_map_colours_by_tempo_and_key(qtbot, library):
+    from engine.library import RhythmRecord
+
+    lib, ids, *_ = library
+    for i, tid in enumerate(ids[:40]):
+        lib.store_rhythm(RhythmRecord(int(tid), 80.0 + i, 0.9, [], False, 4,
+                                      (i * 7) % 12, "minor" if i % 2 else "major", 0.5,
+                                      model="beatnet-gtzan"))
+    m = load_library_map(lib, MODEL, "penultimate")
+    assert m.has_rhythm() and np.isnan(m.bpm[50]) and m.bpm[3] == pytest.approx(83.0)
+    bpm = m.bpm_coloring()
+    assert len(bpm.values) == N and bpm.title == "Tempo (BPM)"
+    keys = m.key_coloring()
+    assert len(keys.labels) == N and keys.labels[50] is None
+    assert keys.labels[0] == "8: C / Am"                         # C major sits at 8B
+    assert len({lab for lab in keys.labels if lab}) <= 12        # one colour per wheel position
+    panel = MapPanel()
+    qtbot.addWidget(panel)
+    panel.set_map(m)
+    assert panel.set_color_by("bpm") and panel.set_color_by("key")
+
+
+def test_similar_panel_filters_by_tempo_and_key(qtbot, library):
+    from engine.library import RhythmRecord
+
+    lib, ids, *_ = library
+    bpms = {int(t): 100.0 + (i % 5) * 10 for i, t in enumerate(ids)}      # 100, 110, ... 140
+    for i, tid in enumerate(ids):
+        lib.store_rhythm(RhythmRecord(int(tid), bpms[int(tid)], 0.9, key_tonic=(i % 3) * 7 % 12,
+                                      key_mode="major", key_confidence=0.5, model="beatnet-gtzan"))
+    source = SimilarSource.from_library(lib, MODEL, "penultimate")
+    panel = SimilarPanel()
+    qtbot.addWidget(panel)
+    panel.set_source(source)
+    seed = int(ids[0])                                   # 100 BPM, C major
+    panel._same_tempo.setChecked(True)
+    got = panel.show_similar(seed, k=50)
+    assert got and all(abs(bpms[n.id] - 100.0) <= 6 for n in got)
+    panel._harmonic.setChecked(True)                     # C, G (7) and F (5) mix; here C and G
+    got = panel.show_similar(seed, k=50)
+    keys = {int(t): (i % 3) * 7 % 12 for i, t in enumerate(ids)}
+    assert got and all(keys[n.id] in (0, 7, 5) for n in got)
+    playlist = panel.make_playlist(5)
+    assert all(abs(bpms[t] - 100.0) <= 6 and keys[t] in (0, 7, 5) for t in playlist)

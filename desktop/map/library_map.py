@@ -56,6 +56,9 @@ class LibraryMap:
     kind: str | None = None
     layout_id: int | None = None
     suggest_recompute: bool = False
+    #: analysed tempo per point (NaN: none) and key per point ((tonic, mode) or None)
+    bpm: np.ndarray | None = None
+    keys: list | None = None
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -132,6 +135,30 @@ class LibraryMap:
         values = self.scores[:, cols].max(axis=1)
         return ValueColoring(values, title=f"{self.tag_names[cols[0]]} score", vmin=0.0,
                              vmax=float(max(0.5, np.percentile(values, 99.5))))
+
+    def has_rhythm(self) -> bool:
+        return self.bpm is not None and bool(np.isfinite(self.bpm).any())
+
+    def bpm_coloring(self) -> ValueColoring:
+        """Each track by its analysed tempo (grey-low where none)."""
+        values = self.bpm if self.bpm is not None else np.full(len(self.data), np.nan)
+        return ValueColoring(np.asarray(values, np.float64), title="Tempo (BPM)", vmin=None, vmax=None)
+
+    def key_coloring(self) -> CategoryColoring:
+        """Each track by its place on the Camelot wheel (a key and its relative major/minor
+        share a colour; neighbours on the wheel mix well)."""
+        from engine.key import key_name
+
+        labels = []
+        for k in self.keys or [None] * len(self.data):
+            if k is None:
+                labels.append(None)
+                continue
+            cam = key_name(*k, notation="camelot")
+            num = cam[:-1]
+            major = k if k[1] == "major" else ((k[0] + 3) % 12, "major")
+            labels.append(f"{num}: {key_name(*major)} / {key_name((major[0] + 9) % 12, 'minor')}")
+        return CategoryColoring(labels, title="Key (Camelot wheel)", max_categories=12)
 
     def existing_genre_coloring(self, max_categories: int = 12) -> CategoryColoring:
         """Each track by the genre already in its file's tags ("Other" when untagged)."""
@@ -210,6 +237,12 @@ def load_library_map(lib, model: str | None = None, kind: str | None = None, *,
         genres=[r.genre[0] if r.genre else None for r in tr], paths=[r.path for r in tr],
         durations=[r.duration_s for r in tr], model=lv.model, kind=lv.kind,
         layout_id=result.layout_id, suggest_recompute=result.suggest_recompute)
+    rhythm = lib.rhythm_summary()
+    if rhythm:
+        m.bpm = np.array([np.nan if (x := rhythm.get(int(t))) is None or x[0] is None else x[0]
+                          for t in ids], dtype=np.float64)
+        m.keys = [None if (x := rhythm.get(int(t))) is None or x[2] is None else (int(x[2]), str(x[3]))
+                  for t in ids]
     if with_regions:
         import dataclasses
 

@@ -9,7 +9,7 @@ Public API:
                              ``playlist_requested``, ``hovered_changed``)
     ``set_map(LibraryMap | None)``   show a library map (None: the empty state)
     ``library_map()``        the map shown, or None
-    ``set_color_by(what)``   "top_genre", "existing_genre" or "tag:<display name>"
+    ``set_color_by(what)``   "top_genre", "existing_genre", "bpm", "key" or "tag:<display name>"
     ``color_by()``           the current choice, in the same form
     ``search_box``           the QLineEdit (e.g. to focus it from a shortcut)
     signal ``color_by_changed(str)``
@@ -146,6 +146,9 @@ class MapPanel(QWidget):
             if m.has_scores():
                 combo.addItem("Top genre (predicted)", "top_genre")
             combo.addItem("Genre in the files' tags", "existing_genre")
+            if m.has_rhythm():
+                combo.addItem("Tempo (BPM)", "bpm")
+                combo.addItem("Key (Camelot wheel)", "key")
             if m.has_scores():
                 combo.insertSeparator(combo.count())
                 for t in m.tag_columns():
@@ -182,6 +185,10 @@ class MapPanel(QWidget):
             coloring = m.top_genre_coloring()
         elif what == "existing_genre":
             coloring = m.existing_genre_coloring()
+        elif what == "bpm":
+            coloring = m.bpm_coloring()
+        elif what == "key":
+            coloring = m.key_coloring()
         else:
             coloring = m.tag_coloring(what.split(":", 1)[1])
         self.view.set_coloring(coloring)

@@ -53,22 +53,33 @@ def register(sub) -> None:
                    help="leave out tracks by the seeds' artists")
     p.add_argument("--exclude-album", action="store_true",
                    help="leave out tracks from the seeds' albums")
+    p.add_argument("--bpm-within", type=float, default=None, metavar="PCT",
+                   help="only tracks whose tempo is within PCT %% of the (first) seed's, or of "
+                        "its double or half (e.g. 6)")
+    p.add_argument("--harmonic", action="store_true",
+                   help="only tracks in a key that mixes with the seed's (same, relative, a "
+                        "fifth up or down: Camelot ±1)")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_similarity_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..similarity.store import load_index
+    from ..similarity.store import compatible_with, load_index
 
     if args.k < 1:
         print("tagatlas similar: -k must be at least 1", file=sys.stderr)
         return 2
+    if args.bpm_within is not None and not 0 <= args.bpm_within <= 100:
+        print("tagatlas similar: --bpm-within takes a percentage between 0 and 100", file=sys.stderr)
+        return 2
     with open_library(args) as lib:
         index, lv, meta = load_index(lib, args.model, args.kind)
         seeds = resolve_tracks(lib, args.files, index)
+        only = compatible_with(lib, list(index.ids), seeds, bpm_within=args.bpm_within,
+                               harmonic=args.harmonic)
         results = index.query(seeds, args.k, exclude_same_artist=args.exclude_artist,
-                              exclude_same_album=args.exclude_album)
+                              exclude_same_album=args.exclude_album, only=only)
     if args.json:
         print(json.dumps({
             "model": lv.model, "kind": lv.kind,
@@ -81,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     names = ", ".join(meta[s].display() for s in seeds)
     print(f"More like {names}  ({lv.model}, {lv.kind}; {len(index)} tracks)")
     if not results:
-        print("  no other track to compare with")
+        print("  no other track with a compatible tempo or key" if only is not None else
+              "  no other track to compare with")
     for rank, r in enumerate(results, 1):
         m = meta[r.id]
         print(f"{rank:3d}  {r.score:5.2f}  {m.display()}")

@@ -169,17 +169,20 @@ class SimilarityIndex:
 
     def query(self, seeds: Hashable | Sequence[Hashable], k: int = 10, *,
               exclude_same_artist: bool = False, exclude_same_album: bool = False,
-              exclude: Iterable[Hashable] = ()) -> list[Neighbour]:
+              exclude: Iterable[Hashable] = (), only: np.ndarray | None = None) -> list[Neighbour]:
         """The k tracks most like the seed(s), best first, never the seeds themselves.
 
         Several seeds are combined by the normalised mean of their vectors, which ranks by the
-        mean cosine similarity to the seeds.
+        mean cosine similarity to the seeds. ``only``: boolean [n], rows that may be returned
+        at all (e.g. a tempo or key filter, :mod:`engine.similarity.compat`).
         """
         if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, np.ndarray)):
             seeds = [seeds]
         positions = self.positions(seeds)
         allowed = self.allowed_mask(positions, exclude_same_artist=exclude_same_artist,
                                     exclude_same_album=exclude_same_album, exclude=exclude)
+        if only is not None:
+            allowed &= np.asarray(only, dtype=bool)
         return self.query_vector(self.centroid(positions), k, allowed=allowed)
 
     def query_vector(self, vector: np.ndarray, k: int = 10, *,

@@ -186,6 +186,33 @@ def update_map(lib, lv: LibraryVectors, *, recompute: bool = False,
                      time.perf_counter() - t0)
 
 
+def compatible_with(lib, track_ids: Sequence[int], seeds: Sequence[int], *,
+                    bpm_within: float | None = None, harmonic: bool = False) -> np.ndarray | None:
+    """Boolean [len(track_ids)]: tracks whose analysed tempo is within ``bpm_within`` % of the
+    first seed's (or its double/half) and, with ``harmonic``, whose key mixes with the seed's
+    (:mod:`engine.similarity.compat`). None when no filter is asked for. Raises
+    :class:`LibraryError` when the seed has no analysed tempo/key to compare with."""
+    from .compat import key_mask, tempo_mask
+
+    if bpm_within is None and not harmonic:
+        return None
+    summary = lib.rhythm_summary()
+    seed = summary.get(int(seeds[0])) if seeds else None
+    rows = [summary.get(int(t)) for t in track_ids]
+    ok = np.ones(len(track_ids), dtype=bool)
+    if bpm_within is not None:
+        if seed is None or seed[0] is None:
+            raise LibraryError("the track has no analysed tempo to match (scan it again to analyse it)")
+        ok &= tempo_mask(seed[0], np.array([np.nan if r is None or r[0] is None else r[0] for r in rows]),
+                         bpm_within)
+    if harmonic:
+        if seed is None or seed[2] is None:
+            raise LibraryError("the track has no analysed key to match (scan it again to analyse it)")
+        ok &= key_mask((int(seed[2]), str(seed[3])),
+                       [None if r is None or r[2] is None else (int(r[2]), str(r[3])) for r in rows])
+    return ok
+
+
 def with_predicted_tags(lib, lv: LibraryVectors) -> LibraryVectors:
     """``lv`` with its ``scores``/``tags`` replaced by the library's combined predictions in
     the canonical vocabulary (every model of the default profile that analysed something
