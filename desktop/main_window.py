@@ -31,7 +31,7 @@ from .settings import Settings, SettingsDialog
 from .workers import Runner, Task
 
 PHASES = {"load": "Loading the model", "walk": "Looking for music", "read": "Reading tags",
-          "analyse": "Analysing"}
+          "analyse": "Analysing", "rhythm": "Tempo and key"}
 #: While a scan analyses, the table is refreshed this often (ms) for libraries up to
 #: LIVE_REFRESH_MAX_TRACKS tracks (bigger ones refresh when the scan ends).
 LIVE_REFRESH_MS = 2500
