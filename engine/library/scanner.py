@@ -614,6 +614,11 @@ def _analyse_groups(library: Library, groups: dict, tagger: Any, sources: dict, 
                 run.close()
 
 
+#: A tempo/key phase of at most this many tracks runs in this process: spawning workers takes
+#: about 4 s on 2 cores (``benchmarks/bench_rhythm.py``), about what 20 tracks take here.
+SMALL_RHYTHM_PHASE = 16
+
+
 def _rhythm_phase(library: Library, roots: list[str], summary: ScanSummary, fail,
                   report: ProgressFn, is_cancelled: CancelFn, workers: int | None, *, quick: bool,
                   commit_every: int, commit_seconds: float) -> None:
@@ -635,6 +640,8 @@ def _rhythm_phase(library: Library, roots: list[str], summary: ScanSummary, fail
     from ..tagger import default_workers
 
     n_workers = default_workers() if workers is None else workers
+    if len(todo) <= SMALL_RHYTHM_PHASE:
+        n_workers = 0      # starting workers (torch, the model) costs more than a few tracks
     try:
         with _Batches(library, commit_every, commit_seconds) as batches:
             for done, (tid, outcome) in enumerate(
