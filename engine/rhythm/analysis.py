@@ -8,7 +8,7 @@ import numpy as np
 
 from .dbn import DBNParams, decode_beats
 from .features import FPS, SAMPLE_RATE, beat_features
-from .tempo import TempoRange, estimate_bars, estimate_tempo
+from .tempo import TempoRange, estimate_bars, estimate_tempo, rescale_beats
 
 #: Quick analysis listens to this much of the middle of a track (full analysis: all of it).
 QUICK_EXCERPT_S = 60.0
@@ -70,10 +70,11 @@ def analyse_rhythm(y: np.ndarray, sr: int, *, tempo_range: TempoRange = TempoRan
     beat_act = np.clip(act[:, 0] + act[:, 1], 0.0, 1.0)
     decoded = decode_beats(beat_act, params)
     tempo = estimate_tempo(decoded.beats, beat_act, FPS, tempo_range)
-    beats_s = start + decoded.beats / FPS
     if tempo is None:
-        return RhythmAnalysis(None, beats=beats_s, start_s=start, end_s=end)
-    bars = estimate_bars(decoded.beats, act[:, 1])
+        return RhythmAnalysis(None, beats=start + decoded.beats / FPS, start_s=start, end_s=end)
+    beat_frames = rescale_beats(decoded.beats, tempo)
+    beats_s = start + beat_frames / FPS
+    bars = estimate_bars(beat_frames, act[:, 1])
     return RhythmAnalysis(tempo.bpm, tempo.confidence, tempo.alternatives, tempo.variable,
                           beats_s, beats_s[bars.downbeats] if bars.meter else np.zeros(0),
                           bars.meter, start, end, tempo.tracker_bpm)
