@@ -174,3 +174,25 @@ def test_excerpt_keeps_the_tracks_time_and_drift_is_reported():
     assert np.min(np.abs(beats[:, None] - r.beats[None]), axis=0).max() <= 0.07
     y, _ = drums(90.0, 60.0, accelerate=0.4)
     assert analyse_rhythm(y, SAMPLE_RATE).variable_tempo
+
+
+def test_octave_rule_doubles_and_halves():
+    from engine.rhythm.tempo import rescale_beats
+
+    a = np.full(3000, 0.02)
+    beats = np.arange(10, 3000, 50)                    # the tracker says 60 BPM ...
+    a[beats] = 0.9
+    a[beats[:-1] + 25] = 0.5                           # ... but every midpoint is heard too
+    t = estimate_tempo(beats, a, FPS)
+    assert t.bpm == pytest.approx(120.0, rel=0.01) and t.factor == 2.0 and t.tracker_bpm == pytest.approx(60.0)
+    assert len(rescale_beats(beats, t)) == 2 * len(beats) - 1
+    b = np.full(3000, 0.02)
+    fast = np.arange(10, 3000, 12)                     # 250 BPM, strong-weak: the off-beats were taken
+    b[fast[0::2]] = 0.9
+    b[fast[1::2]] = 0.3
+    t = estimate_tempo(fast, b, FPS, TempoRange(60, 260))
+    assert t.factor == 0.5 and t.bpm == pytest.approx(125.0, rel=0.01)
+    assert np.array_equal(rescale_beats(fast, t), fast[0::2])
+    a2 = np.full(3000, 0.02)
+    a2[beats] = 0.9                                    # nothing between the beats: stays 60
+    assert estimate_tempo(beats, a2, FPS).bpm == pytest.approx(60.0, rel=0.01)
