@@ -287,8 +287,10 @@ class DetailsPane(QWidget):
             self.bars.setVisible(True)
 
     def show_track(self, row, scores: np.ndarray | None, tags: list[TagInfo],
-                   thresholds: np.ndarray | None) -> None:
-        """``row``: a :class:`engine.library.TrackRow`."""
+                   thresholds: np.ndarray | None, rhythm: tuple | None = None,
+                   key_notation: str = "standard") -> None:
+        """``row``: a :class:`engine.library.TrackRow`; ``rhythm``: its analysed (bpm, bpm
+        confidence, (tonic, mode) or None, key confidence), or None."""
         self._set_visible(True)
         if self._evidence_for != getattr(row, "id", None):
             self.evidence.setVisible(False)
@@ -307,6 +309,13 @@ class DetailsPane(QWidget):
             m, s = divmod(int(round(row.duration_s)), 60)
             meta.append(f"{m}:{s:02d}")
         meta.append(STATUS_LABELS.get(row.status, row.status))
+        if rhythm is not None:
+            from engine.key import key_name
+
+            if rhythm[0] is not None:
+                meta.append(f"{rhythm[0]:.0f} BPM")
+            if rhythm[2] is not None:
+                meta.append(f"key {key_name(*rhythm[2], notation=key_notation)}")
         self.meta.setText("  ·  ".join(meta))
         self.review_button.setEnabled(scores is not None)
         self.bars_heading.setText("What the model hears")

@@ -299,6 +299,11 @@ class LibraryModel(QAbstractTableModel):
                 c = COLUMNS.index("key")
                 self.dataChanged.emit(self.index(0, c), self.index(self.rowCount() - 1, c))
 
+    def rhythm_of(self, track_id: int):
+        """The analysed (bpm, confidence, key, key confidence) of a track, or None."""
+        i = self._pos_of_id.get(int(track_id))
+        return None if i is None else self._rhythm(i)
+
     def _rhythm(self, i: int):
         rh = self._snap.rhythm
         return rh[i] if i < len(rh) else None

@@ -713,7 +713,9 @@ class MainWindow(QMainWindow):
             if row is None:
                 self.details.show_nothing()
                 return
-            self.details.show_track(row, model.scores_of(ids[0]), snap.tags, snap.thresholds)
+            self.details.show_track(row, model.scores_of(ids[0]), snap.tags, snap.thresholds,
+                                    rhythm=model.rhythm_of(ids[0]),
+                                    key_notation=self.settings.key_notation)
             if snap.predicted_by and model.scores_of(ids[0]) is not None:
                 from .jobs import evidence_job
 

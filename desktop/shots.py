@@ -277,6 +277,27 @@ def main(argv: list[str] | None = None) -> int:
 
     script.add("more like this", lambda: True, similar_shot, settle_s=0.5)
 
+    def key_map_shot() -> None:
+        """The map coloured by key, and "more like this" that also mixes (tempo and key)."""
+        panel = integ.map_panel
+        if panel is None or not panel.set_color_by("key"):
+            return
+        win.tabs.setCurrentIndex(TAB_MAP)
+        if integ.similar is not None:
+            integ.side_tabs.setCurrentIndex(1)
+            integ.similar._same_tempo.setChecked(True)
+            integ.similar._harmonic.setChecked(True)
+        app.processEvents()
+        time.sleep(0.3)
+        app.processEvents()
+        _grab(win, out / "map-key.png")
+        panel.set_color_by("top_genre")
+        if integ.similar is not None:
+            integ.similar._same_tempo.setChecked(False)
+            integ.similar._harmonic.setChecked(False)
+
+    script.add("map by key", lambda: True, key_map_shot, settle_s=0.5)
+
     def problems_shot() -> None:
         win.tabs.setCurrentIndex(TAB_PROBLEMS)
         if integ.similar is not None:
