@@ -860,7 +860,7 @@ class MainWindow(QMainWindow):
         for tid in ids:
             row, scores = model.get_row(tid), model.scores_of(tid)
             if row is not None and scores is not None:
-                tracks.append(ReviewTrack(row, scores.copy()))
+                tracks.append(ReviewTrack(row, scores.copy(), model.rhythm_of(tid)))
         if not tracks or snap.model is None:
             self.statusBar().showMessage("Select analysed tracks to review their tags.", 6000)
             return None

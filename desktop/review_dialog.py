@@ -42,6 +42,8 @@ class ReviewTrack:
 
     row: object
     scores: np.ndarray
+    #: the analysed (bpm, bpm confidence, (tonic, mode) or None, key confidence), or None
+    rhythm: tuple | None = None
 
     @property
     def id(self) -> int:
@@ -178,7 +180,7 @@ class _Bar(QWidget):
 
 
 def _field_name(field: str) -> str:
-    return {"genre": "Genre", "mood": "Mood"}.get(field, field)
+    return {"genre": "Genre", "mood": "Mood", "bpm": "BPM", "key": "Key"}.get(field, field)
 
 
 class ReviewDialog(QDialog):
@@ -429,13 +431,18 @@ class ReviewDialog(QDialog):
         """The planned change of one track (None while its tags are being read; the exception
         when they cannot be read)."""
         from engine.metadata import plan_changes
+        from engine.metadata.policy import rhythm_values
 
         current = self.file_tags.get(t.id)
         if current is None or isinstance(current, Exception):
             return current
-        return plan_changes(current, t.scores, self.tags, self.model, self.policy(),
+        policy = self.policy()
+        rhythm = None if t.rhythm is None else rhythm_values(
+            policy, bpm=t.rhythm[0], bpm_confidence=t.rhythm[1], key=t.rhythm[2],
+            key_confidence=t.rhythm[3])
+        return plan_changes(current, t.scores, self.tags, self.model, policy,
                             accept=self.accept_over.get(t.id), reject=self.reject_over.get(t.id),
-                            thresholds=self.model_thresholds)
+                            thresholds=self.model_thresholds, rhythm=rhythm)
 
     def _show_diff(self) -> None:
         t = self.current

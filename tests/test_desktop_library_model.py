@@ -213,3 +213,21 @@ def test_bpm_and_key_columns_sort_and_filter(qapp):
     assert m.data(m.index(r, COL["key"])) == "8A"
     with pytest.raises(ValueError):
         m.set_key_notation("sharps")
+
+
+def test_review_preview_shows_the_bpm_and_key_it_will_write(qapp, tmp_path):
+    """The review dialog's diff includes the tempo and key that writing adds (what it shows
+    is what Write does)."""
+    from desktop.review_dialog import ReviewDialog, ReviewTrack
+    from engine.metadata import FileTags, TagPolicy
+
+    row = _row(1, "Blue in Green", "Miles Davis", "Kind of Blue")
+    dlg = ReviewDialog.__new__(ReviewDialog)      # only the planning part, no window
+    dlg.file_tags = {1: FileTags(path=row.path, format="FLAC", tag_type="vorbis")}
+    dlg.tags, dlg.model, dlg.model_thresholds = TAGS, "m", None
+    dlg.accept_over, dlg.reject_over = {}, {}
+    dlg.policy = lambda: TagPolicy()
+    change = dlg._change_for(ReviewTrack(row, _scores(jazz=0.9), (124.4, 0.9, (9, "minor"), 0.4)))
+    assert change.after["bpm"] == ["124"] and change.after["key"] == ["Am"]
+    change = dlg._change_for(ReviewTrack(row, _scores(jazz=0.9), (124.4, 0.1, None, 0.0)))
+    assert "bpm" not in change.after and "key" not in change.after      # below the floor / none
