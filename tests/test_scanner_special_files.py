@@ -52,3 +52,41 @@ def test_one_failure_among_good_files_exits_1(tmp_path, capsys):
     assert main(["--db", db, "scan", "--model", TINY_MODEL, "--workers", "0", str(root)]) == 0
     (root / "bad.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
     assert main(["--db", db, "scan", "--model", TINY_MODEL, "--workers", "0", str(root)]) == 1
+
+
+def test_cut_short_wav_and_aiff_are_reported_with_their_real_duration(tmp_path, capsys):
+    import struct
+
+    import numpy as np
+    import soundfile as sf
+
+    from engine.library import Library
+
+    ensure_tiny_bundle()
+    root = tmp_path / "music"
+    root.mkdir()
+    y = (np.random.default_rng(0).normal(size=8000 * 20) * 0.1).astype(np.float32)
+    for ext, fmt in (("wav", "WAV"), ("aiff", "AIFF")):
+        sf.write(root / f"full.{ext}", y, 8000, subtype="PCM_16", format=fmt)
+        data = (root / f"full.{ext}").read_bytes()
+        (root / f"cut.{ext}").write_bytes(data[: len(data) // 10])      # cut to 10 %
+    wav = bytearray((root / "full.wav").read_bytes())
+    i = wav.find(b"data")
+    wav[i + 4:i + 8] = struct.pack("<I", 10 * 3600 * 8000 * 2)          # "10 hours"
+    (root / "ten_hours.wav").write_bytes(bytes(wav))
+    (root / "song.mp3").mkdir()                                          # a folder, not a file
+    db = tmp_path / "lib.sqlite3"
+    code = main(["--db", str(db), "scan", "--model", TINY_MODEL, "--workers", "0", "--no-rhythm", str(root)])
+    out = capsys.readouterr().out
+    assert code == 0
+    for name in ("cut.wav", "cut.aiff", "ten_hours.wav"):
+        assert f"note: {root / name}: the file is cut short" in out
+    assert "full.wav: the file is cut short" not in out
+    assert f"skipped {root / 'song.mp3'}: a folder named like an audio file" in out
+    with Library(db) as lib:
+        by_name = {os.path.basename(t.path): t for t in lib.query_tracks()}
+        assert abs(by_name["cut.wav"].duration_s - 2.0) < 0.2
+        assert abs(by_name["cut.aiff"].duration_s - 2.0) < 0.2
+        assert abs(by_name["ten_hours.wav"].duration_s - 20.0) < 0.2
+        assert abs(by_name["full.wav"].duration_s - 20.0) < 0.1
+        assert any("cut short" in w for w in lib.get_analysis(by_name["cut.wav"].id).warnings)

@@ -165,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
     if s.analysed:
         rate = f" ({s.analysed / s.elapsed_s:.1f} tracks/s overall)" if s.elapsed_s > 0 else ""
         print(f"analysed {s.analysed} tracks with {s.model} in {s.elapsed_s:.1f} s{rate}")
+    for path, why in s.notes:
+        print(f"note: {printable(path)}: {why}")
     if s.rhythm_analysed:
         print(f"tempo, beats and key of {s.rhythm_analysed} tracks analysed")
     if s.loops:

@@ -159,6 +159,9 @@ def walk_audio_files(roots: Iterable[str | os.PathLike], *, extensions: Iterable
                 is_dir = False
             if is_dir:
                 subdirs.append(entry.path)
+                if os.path.splitext(name)[1].lower() in exts:   # "song.mp3/" is looked into
+                    result.not_files.append((entry.path, "a folder named like an audio file "
+                                                         "(its contents are scanned)"))
                 continue
             if os.path.splitext(name)[1].lower() not in exts:
                 continue
@@ -282,6 +285,7 @@ class ScanSummary:
     temp_files_removed: int = 0  # leftovers of killed tag writes, deleted
     in_progress_elsewhere: int = 0  # tracks another running scan is analysing, left to it
     rhythm_analysed: int = 0  # tracks whose tempo, beats and key were analysed in this scan
+    notes: list[tuple[str, str]] = field(default_factory=list)   # (path, what to know), analysed anyway
     unlisted: list[tuple[str, str]] = field(default_factory=list)
     not_files: list[tuple[str, str]] = field(default_factory=list)   # (path, why), left out
     failures: list[ScanFailure] = field(default_factory=list)
@@ -704,6 +708,28 @@ def _run_jobs(job, args: list[tuple], n_workers: int, is_cancelled: CancelFn):
                 fut.cancel()
 
 
+#: The decoded audio is this much shorter than the file's header says (and at least 1 s):
+#: the file is cut short (a WAV/AIFF header keeps its length when the data is truncated).
+CUT_SHORT_FRACTION = 0.05
+
+
+def _note_cut_short(library: Library, tid: int, res: Any, summary: ScanSummary) -> None:
+    """When the decoder found less audio than the header promised, store the real duration
+    and say so: a warning on the analysis and a note in the scan summary."""
+    track = library.get_track(tid)
+    header = track.duration_s if track is not None else None
+    real = float(getattr(res, "duration_s", 0.0) or 0.0)
+    if not header or not real or header - real < max(1.0, CUT_SHORT_FRACTION * header):
+        return
+    why = (f"the file is cut short: its header promises {header:.1f} s but the audio ends at "
+           f"{real:.1f} s; the {real:.1f} s there were analysed")
+    for r in getattr(res, "by_model", [res]):
+        if why not in r.warnings:
+            r.warnings.append(why)
+    library.update_track(tid, duration_s=real)
+    summary.notes.append((track.path, why))
+
+
 def _read_one(library: Library, f: FoundFile, tid: int | None,
               fail: Callable[[str, str, BaseException, int | None], None]) -> None:
     """Fingerprint and read the tags of one new or changed file (inside a savepoint)."""
@@ -765,6 +791,7 @@ def _analyse(library: Library, tagger: Any, todo: dict[str, int], summary: ScanS
             batches.open()
             with library.transaction():
                 if getattr(res, "ok", False):
+                    _note_cut_short(library, tid, res, summary)
                     for r in getattr(res, "by_model", [res]):   # one analysis per model
                         library.store_analysis(tid, r.model, r.scores, r.embedding,
                                                n_patches=r.n_patches, duration_s=r.duration_s,
