@@ -90,3 +90,38 @@ def test_cut_short_wav_and_aiff_are_reported_with_their_real_duration(tmp_path, 
         assert abs(by_name["ten_hours.wav"].duration_s - 20.0) < 0.2
         assert abs(by_name["full.wav"].duration_s - 20.0) < 0.1
         assert any("cut short" in w for w in lib.get_analysis(by_name["cut.wav"].id).warnings)
+
+
+def test_a_file_growing_during_the_scan_does_not_make_it_fail(tmp_path, capsys):
+    """Issue 12: a file still being written while the library is rescanned is analysed or
+    listed; the exit code follows the README's table (0 or 1, never 2 when tracks were done)."""
+    import threading
+    import time
+
+    ensure_tiny_bundle()
+    root = tmp_path / "music"
+    root.mkdir()
+    for i in range(4):
+        write_audio(root / f"ok{i}.wav", seed=i)
+    db = str(tmp_path / "lib.sqlite3")
+    args = ["--db", db, "scan", "--model", TINY_MODEL, "--workers", "0", "--no-rhythm", str(root)]
+    assert main(args) == 0
+    growing = root / "ok2.wav"
+    stop = threading.Event()
+
+    def grow() -> None:
+        while not stop.is_set():
+            with open(growing, "ab") as fh:
+                fh.write(os.urandom(20000))
+            time.sleep(0.005)
+
+    writer = threading.Thread(target=grow)
+    writer.start()
+    try:
+        code = main(args)
+    finally:
+        stop.set()
+        writer.join()
+    out = capsys.readouterr().out
+    assert code in (0, 1), out
+    assert "1 changed" in out
