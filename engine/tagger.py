@@ -90,8 +90,12 @@ def describe_device(device: str) -> str:
 
 # --- worker side --------------------------------------------------------------------------
 def _worker_init() -> None:
-    # libmpg123 and FFmpeg print notes on stderr for damaged files; the typed error we return
-    # says it in words, so keep the user's terminal clean.
+    quiet_stderr()
+
+
+def quiet_stderr() -> None:
+    """For decoding worker processes: libmpg123 and FFmpeg print notes on stderr for damaged
+    files; the typed error we return says it in words, so keep the user's terminal clean."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)

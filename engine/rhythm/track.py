@@ -63,13 +63,10 @@ def worker_init() -> None:
     notes about damaged files kept off the user's terminal (the typed error says it)."""
     import torch
 
+    from ..tagger import quiet_stderr
+
     torch.set_num_threads(1)
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-    except OSError:
-        pass
+    quiet_stderr()
 
 
 def rhythm_job(track_id: int, path: str, quick: bool):
