@@ -36,7 +36,9 @@ class RhythmAnalysis:
 
 
 @functools.cache
-def _network(path: str | None):
+def beat_network(path: str | None = None):
+    """The beat network of the beat-model ``.json`` at ``path`` (None: the bundled BeatNet),
+    loaded once per process."""
     from .network import load_beat_model
 
     return load_beat_model(path)[0]
@@ -64,7 +66,7 @@ def analyse_rhythm(y: np.ndarray, sr: int, *, tempo_range: TempoRange = TempoRan
     y = y[int(start * sr):int(end * sr)]
     if sr != SAMPLE_RATE:
         y = resample(y, sr, SAMPLE_RATE)
-    act = _network(model).activations(beat_features(y))
+    act = beat_network(model).activations(beat_features(y))
     if len(act) == 0:
         return RhythmAnalysis(None, start_s=start, end_s=end)
     beat_act = np.clip(act[:, 0] + act[:, 1], 0.0, 1.0)
