@@ -1,7 +1,9 @@
 """Named errors. Every failure the user can meet is one of these, with the path and a plain reason.
 
 The GUI and CLI catch one base class per kind of failure (``AudioError``, ``ModelError``,
-``MetadataError``, ``LibraryError``) and show ``str(error)``: the file and why, in words.
+``MetadataError``, ``LibraryError``, ``ParameterError``, ``DeviceError``) and show ``str(error)``:
+the file and why, in words. The command lines turn every :class:`TagAtlasError` into exit code 2
+(:mod:`engine.cli._common`).
 """
 from __future__ import annotations
 
@@ -25,6 +27,17 @@ def without_paths(text: str, *paths: str | os.PathLike) -> str:
 
 class TagAtlasError(Exception):
     """Base of every error Tag Atlas raises on purpose."""
+
+
+class ParameterError(TagAtlasError, ValueError):
+    """A caller passed a value the engine cannot use (a length below 1, an unknown notation, a
+    malformed setting). The message names the parameter and the value, in plain words. It is a
+    ``ValueError`` too, so ``except ValueError`` keeps working."""
+
+
+class DeviceError(TagAtlasError):
+    """The requested compute device is not available: ``cuda`` on a machine without a usable
+    NVIDIA GPU, a GPU number that does not exist, or a name that is no device."""
 
 
 class FileError(TagAtlasError):
@@ -78,6 +91,25 @@ class TooShortAudioError(AudioError):
 
 class DecoderCrashError(AudioError):
     """The decoder process died while reading this file."""
+
+
+def unreadable_from_oserror(path: str | os.PathLike, exc: OSError, *,
+                            error: type[FileError] = UnreadableFileError,
+                            action: str = "read") -> FileError:
+    """The typed error for an ``OSError`` met while opening or reading ``path``, in the same
+    words everywhere: the file is gone, is a folder, may not be read, or cannot be ``action``
+    (``"read"``, ``"opened"``) for the system's reason. ``error`` is the class to build
+    (:class:`UnreadableFileError`, or e.g. ``TagReadError`` for the tag reader). The caller
+    raises it, usually ``from None``."""
+    if isinstance(exc, FileNotFoundError):
+        reason = "the file does not exist (moved or deleted?)"
+    elif isinstance(exc, IsADirectoryError):
+        reason = "this is a folder, not a file"
+    elif isinstance(exc, PermissionError):
+        reason = "permission denied: Tag Atlas may not read this file"
+    else:
+        reason = f"the file cannot be {action} ({exc.strerror or exc})"
+    return error(path, reason)
 
 
 # --- models ------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import (AudioError, CorruptAudioError, EmptyFileError, TooShortAudioError,
-                      UnreadableFileError, UnsupportedFormatError, without_paths)
+                      UnreadableFileError, UnsupportedFormatError, unreadable_from_oserror,
+                      without_paths)
 from .resample import resample
 
 SUPPORTED_EXTENSIONS = frozenset({
@@ -102,12 +103,8 @@ def check_readable(path: str | os.PathLike) -> Path:
     p = Path(os.fsdecode(path))
     try:
         st = os.stat(p)
-    except FileNotFoundError:
-        raise UnreadableFileError(p, "the file does not exist (moved or deleted?)") from None
-    except PermissionError:
-        raise UnreadableFileError(p, "permission denied: Tag Atlas may not read this file") from None
     except OSError as exc:
-        raise UnreadableFileError(p, f"the file cannot be opened ({exc.strerror or exc})") from None
+        raise unreadable_from_oserror(p, exc, action="opened") from None
     if not os.path.isfile(p):
         raise UnreadableFileError(p, "this is not a regular file")
     if st.st_size == 0:
@@ -115,10 +112,8 @@ def check_readable(path: str | os.PathLike) -> Path:
     try:
         with open(p, "rb") as f:
             f.read(1)
-    except PermissionError:
-        raise UnreadableFileError(p, "permission denied: Tag Atlas may not read this file") from None
     except OSError as exc:
-        raise UnreadableFileError(p, f"the file cannot be read ({exc.strerror or exc})") from None
+        raise unreadable_from_oserror(p, exc) from None
     return p
 
 
@@ -338,10 +333,8 @@ def _with_backends(p: Path, op: str, *args):
             raise
         except MemoryError:
             raise AudioError(p, "not enough memory to decode this section of the file") from None
-        except PermissionError:
-            raise UnreadableFileError(p, "permission denied: Tag Atlas may not read this file") from None
-        except FileNotFoundError:
-            raise UnreadableFileError(p, "the file does not exist (moved or deleted?)") from None
+        except (PermissionError, FileNotFoundError) as exc:
+            raise unreadable_from_oserror(p, exc) from None
         except Exception as exc:  # decoder libraries raise many types; classify below
             errors.append(decoder_detail(name, exc, p))
     raise _undecodable(p, "; ".join(errors)[:300])

@@ -17,11 +17,11 @@ from typing import Any, Callable
 import mutagen.id3
 import mutagen.mp3
 
-from ..errors import MetadataError, TagReadError, TagWriteError
+from ..errors import MetadataError, TagReadError, TagWriteError, unreadable_from_oserror
 from .filetags import FileTags
 from .policy import TagChange, TagPolicy, plan_changes
 from .registry import TagFormat, format_for
-from .safewrite import atomic_rewrite, clean_message, os_reason
+from .safewrite import atomic_rewrite, clean_message
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,8 @@ def _open(fmt: TagFormat, path: str, *, for_write: bool = False, shown: str | No
         return fmt.open_for_write(path) if for_write else fmt.open(path)
     except MetadataError:
         raise
-    except FileNotFoundError:
-        raise TagReadError(shown, "the file does not exist (moved or deleted?)") from None
-    except IsADirectoryError:
-        raise TagReadError(shown, "this is a folder, not a file") from None
-    except PermissionError:
-        raise TagReadError(shown, "no permission to read the file") from None
     except OSError as exc:
-        raise TagReadError(shown, os_reason(exc)) from None
+        raise unreadable_from_oserror(shown, exc, error=TagReadError) from None
     except Exception as exc:   # mutagen raises many kinds of errors on damaged files
         raise TagReadError(shown, _damaged(fmt, exc, path, shown)) from None
 
