@@ -114,7 +114,9 @@ def track_meta(lib, track_ids: Sequence[int]) -> dict[int, TrackMeta]:
 def load_index(lib, model: str | None = None, kind: str = DEFAULT_KIND
                ) -> tuple[SimilarityIndex, LibraryVectors, dict[int, TrackMeta]]:
     """A :class:`SimilarityIndex` over the library (ids are track ids, artists and albums
-    filled from the tags), with the vectors and the tracks' metadata."""
+    filled from the tags), with the vectors and the tracks' metadata. A large library's
+    queries go through an approximate index once it is worth building
+    (:mod:`engine.similarity.ann`), cached per model and kind for the rest of the process."""
     lv = load_vectors(lib, model, kind)
     meta = track_meta(lib, lv.track_ids)
     keep = np.array([int(i) in meta for i in lv.track_ids], dtype=bool)
@@ -124,7 +126,8 @@ def load_index(lib, model: str | None = None, kind: str = DEFAULT_KIND
     ids = [int(i) for i in lv.track_ids]
     index = SimilarityIndex(ids, lv.vectors, artists=[meta[i].artist for i in ids],
                             albums=[meta[i].album for i in ids],
-                            album_artists=[meta[i].albumartist for i in ids])
+                            album_artists=[meta[i].albumartist for i in ids],
+                            ann_label=("library", lv.model, lv.kind, lv.centred))
     return index, lv, meta
 
 
