@@ -13,32 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.profiles import DEFAULT_PROFILE, profile_models  # noqa: E402
-from engine.tagger import FAST_ANALYSIS_PATCHES, Tagger  # noqa: E402
-from training.bench_musicnn import make_tracks  # noqa: E402
-
-
-def per_track_seconds(models: list[str], paths: list[Path], repeats: int) -> float:
-    tagger = Tagger(models, max_patches=FAST_ANALYSIS_PATCHES, device="cpu")
-    try:
-        tagger.tag_files(paths[:1])                       # warm-up: workers, caches
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            results = tagger.tag_files(paths)
-            times.append(time.perf_counter() - t0)
-            assert all(r.ok for r in results)
-        return statistics.median(times) / len(paths)
-    finally:
-        tagger.close()
+from benchmarks.common import make_tracks, per_track_seconds  # noqa: E402
+from engine import DEFAULT_PROFILE, profile_models  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

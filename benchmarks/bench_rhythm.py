@@ -27,13 +27,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.library.scanner import _run_jobs  # noqa: E402
-from engine.profiles import DEFAULT_PROFILE, profile_models  # noqa: E402
-from engine.rhythm.track import analyse_file, rhythm_job  # noqa: E402
-from training.bench_musicnn import make_tracks  # noqa: E402
+from benchmarks.common import make_tracks, per_track_seconds  # noqa: E402
+from engine import DEFAULT_PROFILE, profile_models  # noqa: E402
+from engine.rhythm.track import analyse_file, rhythm_job, worker_init  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_profile import per_track_seconds  # noqa: E402
+
+def run_jobs(paths: list[Path], workers: int):
+    """``rhythm_job(i, path, quick=True)`` for each path in ``workers`` spawned processes, as
+    the library scan runs its tempo/key phase (``worker_init`` in each, at most two jobs per
+    worker in flight; in this process when ``workers`` is 0); yields the results as they
+    finish."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    pending = [(i, str(p), True) for i, p in reversed(list(enumerate(paths)))]
+    if workers <= 0:
+        while pending:
+            yield rhythm_job(*pending.pop())
+        return
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                initializer=worker_init) as pool:
+        running: set = set()
+        while pending or running:
+            while pending and len(running) < 2 * workers:
+                running.add(pool.submit(rhythm_job, *pending.pop()))
+            finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                yield fut.result()
 
 
 def phase_seconds(paths: list[Path], workers: int, repeats: int) -> tuple[float, float]:
@@ -43,8 +63,7 @@ def phase_seconds(paths: list[Path], workers: int, repeats: int) -> tuple[float,
     for _ in range(repeats):
         t0 = time.perf_counter()
         stamps = []
-        for _, r in _run_jobs(rhythm_job, [(i, str(p), True) for i, p in enumerate(paths)],
-                              workers, lambda: False):
+        for r in run_jobs(paths, workers):
             assert not isinstance(r, BaseException), r
             stamps.append(time.perf_counter() - t0)
         w = max(1, workers)
@@ -58,7 +77,7 @@ def split_seconds(paths: list[Path]) -> dict[str, float]:
 
     from engine.audio.decode import load_audio, probe
     from engine.key import estimate_key
-    from engine.rhythm.analysis import _network, excerpt_bounds
+    from engine.rhythm.analysis import beat_network, excerpt_bounds
     from engine.rhythm.dbn import decode_beats
     from engine.rhythm.features import FPS, beat_features
     from engine.rhythm.tempo import estimate_tempo
@@ -70,7 +89,7 @@ def split_seconds(paths: list[Path]) -> dict[str, float]:
         start, end = excerpt_bounds(probe(p).duration_s, 60.0)
         y = load_audio(p, 22050, start_s=start, duration_s=end - start)
         t1 = time.perf_counter()
-        act = _network(None).activations(beat_features(y))
+        act = beat_network(None).activations(beat_features(y))
         t2 = time.perf_counter()
         b = np.clip(act.sum(axis=1), 0, 1)
         estimate_tempo(decode_beats(b).beats, b, FPS)

@@ -36,7 +36,7 @@ class RhythmAnalysis:
 
 
 @functools.cache
-def beat_network(path: str | None = None):
+def beat_network(path: str | None):
     """The beat network of the beat-model ``.json`` at ``path`` (None: the bundled BeatNet),
     loaded once per process."""
     from .network import load_beat_model

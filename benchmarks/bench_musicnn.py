@@ -1,7 +1,7 @@
 """Benchmark of the musicnn taggers: per-track time, where it goes, and the fast mode's agreement.
 
-    python -m training.bench_musicnn [--tracks 5] [--seconds 240] [--repeats 3]
-                                     [--max-patches 4 8 16] [--files MORE.flac ...] [--json OUT]
+    python benchmarks/bench_musicnn.py [--tracks 5] [--seconds 240] [--repeats 3]
+                                       [--max-patches 4 8 16] [--files MORE.flac ...] [--json OUT]
 
 Generates ``--tracks`` music-like WAVs (44.1 kHz, 16-bit, ``--seconds`` long; cached in a temp
 folder) and reports, as medians over ``--repeats`` runs:
@@ -29,25 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-def make_tracks(folder: Path, n: int, seconds: float, sr: int = 44100) -> list[Path]:
-    import soundfile as sf
-
-    from engine.bench import synth_track
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        p = folder / f"bench_{int(seconds)}s_{i}.wav"
-        if not p.is_file():
-            y = synth_track(seconds, sr, seed=100 + i)
-            if i % 3 == 1:                    # some variety: a noisier and a sparser track
-                y = 0.7 * y + 0.1 * np.random.default_rng(i).standard_normal(y.size).astype(np.float32)
-            elif i % 3 == 2:
-                y = y * (np.sin(np.linspace(0, 40 * np.pi, y.size)) > 0)
-            sf.write(p, y, sr, subtype="PCM_16")
-        paths.append(p)
-    return paths
+from benchmarks.common import make_tracks  # noqa: E402
 
 
 def _median_time(fn, repeats: int) -> tuple[float, object]:
@@ -85,7 +69,7 @@ def agreement(full, fast) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.bench_musicnn", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_musicnn.py", description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="musicnn-msd")
     ap.add_argument("--tracks", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=240.0)
@@ -104,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from engine.tagger import Tagger
+    from engine import Tagger
 
     load0 = os.getloadavg()
     if args.tracks_from:
