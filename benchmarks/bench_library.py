@@ -1,4 +1,4 @@
-"""Library benchmarks: ``python -m engine.bench_library``.
+"""Library benchmarks: ``python benchmarks/bench_library.py``.
 
 (a) **full scan**: generate N tracks (mixed FLAC / MP3 / Ogg / WAV, a few seconds each), scan
     them into a fresh library and analyse them with a model; report tracks/s and peak memory
@@ -9,6 +9,7 @@
 Generated audio is kept in ``--work DIR`` (default: a folder in the system temp dir, reused by
 later runs with the same sizes), so repeated runs time the scan, not the generation. The
 benchmark uses its own library file and model folder settings; it never touches the user's.
+The stored analyses of (b) go in through the public ``Library`` methods.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 FORMATS = (("flac", "FLAC", "PCM_16"), ("mp3", "MP3", None), ("ogg", "OGG", "VORBIS"),
            ("wav", "WAV", "PCM_16"))
@@ -84,8 +87,7 @@ def generate_tiny(folder: Path, n: int) -> None:
 
 def bench_full(work: Path, n: int, seconds: float, sr: int, model: str, workers: int | None,
                device: str | None) -> dict:
-    from .library import Library
-    from .library.scanner import scan
+    from engine import Library, scan
 
     music = work / "full"
     print(f"(a) full scan + analysis of {n} tracks of {seconds:g} s at {sr} Hz with {model}",
@@ -123,8 +125,8 @@ def bench_full(work: Path, n: int, seconds: float, sr: int, model: str, workers:
 
 
 def bench_rescan(work: Path, n: int) -> dict:
-    from .library import Library
-    from .library.scanner import scan
+    from engine import BundleInfo, Library, scan
+    from engine.features import SEED_SPEC
 
     music = work / "tiny"
     print(f"(b) incremental rescan of {n} unchanged files", file=sys.stderr)
@@ -143,11 +145,12 @@ def bench_rescan(work: Path, n: int) -> dict:
             times.append(time.perf_counter() - t0)
             assert again.unchanged == n and again.changed == again.new == 0, again
         # with stored analyses too: an analysing rescan must not load a model or decode anything
-        lib.connection.execute("INSERT INTO models (name, tags, registered_at) VALUES ('m', '[]', 0)")
+        lib.register_model(BundleInfo(name="m", architecture="", arch_args={},
+                                      feature_spec=SEED_SPEC, tags=[]))
         with lib.transaction():
-            lib.connection.executemany(
-                "INSERT INTO analyses (track_id, model, scores, analysed_at) VALUES (?, 'm', ?, 0)",
-                [(r.id, np.zeros(50, np.float32).tobytes()) for r in lib.query_tracks()])
+            for r in lib.query_tracks():
+                lib.store_analysis(r.id, "m", np.zeros(50, np.float32), analysed_at=0.0,
+                                   mark_analysed=False)
         t0 = time.perf_counter()
         analysing = scan(lib, [music], tagger=_NoTagger("m"))
         t_analysing = time.perf_counter() - t0
@@ -170,7 +173,7 @@ class _NoTagger:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m engine.bench_library", description=__doc__,
+    p = argparse.ArgumentParser(prog="python benchmarks/bench_library.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tracks", type=int, default=1000, help="tracks for (a) (default 1000)")
     p.add_argument("--seconds", type=float, default=5.0, help="length of each track in (a) (default 5)")
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=None, help="folder for generated audio (kept and reused)")
     args = p.parse_args(argv)
 
-    from .bundle import DEFAULT_MODEL
+    from engine import DEFAULT_MODEL
 
     work = Path(args.work) if args.work else Path(tempfile.gettempdir()) / "tagatlas-bench-library"
     work.mkdir(parents=True, exist_ok=True)
