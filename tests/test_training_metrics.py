@@ -42,7 +42,7 @@ def test_accuracy_and_student_t_interval():
 
 
 def test_bench_smoke(tmp_path, capsys):
-    from training.bench import main
+    from benchmarks.bench_training import main
 
     out = tmp_path / "bench.json"
     assert main(["--models", "tiny", "--steps", "1", "--warmup", "1", "--batch-size", "2",

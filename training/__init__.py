@@ -7,5 +7,6 @@ train      the training loop (``fit``): AMP, channels-last, DDP via torchrun, ex
 evaluate   ROC-AUC / PR-AUC, thresholds, confidence intervals over runs, plots, report
 export     a model bundle the app lists and runs
 learn_my_tags  a head on frozen embeddings for the user's own genre/mood vocabulary
-bench      training throughput (``python -m training.bench``)
+
+The training benchmark is a script in the source tree: ``python benchmarks/bench_training.py``.
 """

@@ -1,4 +1,4 @@
-"""Training throughput of the seed CNNs: ``python -m training.bench``.
+"""Training throughput of the seed CNNs: ``python benchmarks/bench_training.py``.
 
 For each model (k2c1, k1c2, k2c2 at 96 x 1366 by default) it times full training steps
 (forward, backward, Adam) in clips/s, and converts them into the time of one epoch over MSD's
@@ -31,13 +31,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.features import SEED_SPEC, FeatureSpec
-from engine.models.registry import build_model
-from engine.vocab import TagInfo
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from .data import EpochSampler, ShardDataset, make_loader
-from .shards import DatasetMeta, multi_hot_string, shard_name, write_index, write_json_atomic
-from .train import FitConfig, amp_dtype
+from engine import FeatureSpec, TagInfo  # noqa: E402
+from engine.features import SEED_SPEC  # noqa: E402
+from engine.models.registry import build_model  # noqa: E402
+from training.data import EpochSampler, ShardDataset, make_loader  # noqa: E402
+from training.shards import (DatasetMeta, multi_hot_string, shard_name, write_index,  # noqa: E402
+                             write_json_atomic)
+from training.train import FitConfig, amp_dtype  # noqa: E402
 
 MSD_TRAIN_CLIPS = 201_680
 
@@ -191,7 +193,7 @@ def bench_loader(data: Path, device: torch.device, *, batch_size: int, steps: in
 
 def main(argv: list[str] | None = None) -> int:
     cuda = torch.cuda.is_available()
-    ap = argparse.ArgumentParser(prog="python -m training.bench", description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_training.py", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["k2c1", "k1c2", "k2c2"])
     ap.add_argument("--batch-size", type=int, default=64 if cuda else 8)
