@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.similarity import (PlaylistEntry, SimilarityIndex, choose_kind, embed, format_m3u8,
-                               knn, l2_normalize, library_center, path_playlist,
-                               playlist_paths_relative, separation, smooth_playlist,
-                               step_distances, write_m3u8)
+from benchmarks.similarity_eval import choose_kind, separation
+from engine.similarity import (PlaylistEntry, SimilarityIndex, embed, format_m3u8, knn,
+                               l2_normalize, library_center, path_playlist,
+                               playlist_paths_relative, smooth_playlist, step_distances,
+                               write_m3u8)
 from engine.similarity.synthetic import clustered_embeddings
 
 
