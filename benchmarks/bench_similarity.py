@@ -1,4 +1,4 @@
-"""Benchmarks of the similarity engine (issue 5): ``python -m engine.bench_similarity``.
+"""Benchmarks of the similarity engine: ``python benchmarks/bench_similarity.py``.
 
 Measures on generated 200-d clustered embeddings (engine.similarity.synthetic):
   * "more like this": one kNN query over 100,000 tracks (median of many), also with several
@@ -8,7 +8,7 @@ Measures on generated 200-d clustered embeddings (engine.similarity.synthetic):
     neighbours among the 10 nearest on the map);
   * placing 100 new tracks into the 50,000-track map.
 The machine's load average is printed: on a shared machine the wall times include waiting
-for the CPU, the CPU seconds do not.
+for the CPU, the CPU seconds do not. The figures: docs/benchmarks.md.
 """
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def _load() -> str:
@@ -35,7 +38,7 @@ def _quality(coords: np.ndarray, x: np.ndarray, labels: np.ndarray, sample: int 
     """(2-D 10-NN label purity, 10-NN preservation) on a sample of points."""
     from sklearn.neighbors import NearestNeighbors
 
-    from engine.similarity.index import knn
+    from engine.similarity import knn
 
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(x), min(sample, len(x)), replace=False)
@@ -113,8 +116,9 @@ def bench_layout(n: int, dim: int, n_new: int = 0) -> dict:
 def bench_kinds(db: str, label: str, model: str | None, k: int) -> dict:
     """The labelled check on a real library: which embedding kind keeps ``label`` (a tag
     column of the tracks: album, artist or genre) together best."""
-    from engine.library import Library
-    from engine.similarity.embeddings import EMBEDDING_KINDS, choose_kind, embed, library_center
+    from benchmarks.similarity_eval import choose_kind
+    from engine import Library
+    from engine.similarity import EMBEDDING_KINDS, embed, library_center
     from engine.similarity.store import default_model, track_meta
 
     with Library(db) as lib:
@@ -147,7 +151,7 @@ def bench_kinds(db: str, label: str, model: str | None, k: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m engine.bench_similarity", description=__doc__,
+    p = argparse.ArgumentParser(prog="python benchmarks/bench_similarity.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--query-n", type=int, default=100_000)
     p.add_argument("--dim", type=int, default=200)
