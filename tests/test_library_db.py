@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.errors import CorruptAudioError, LibraryError
-from engine.library import Library, db as dbmod, parse_query, path_from_db, path_to_db
+from engine.library import Library, parse_query, schema as dbmod, path_from_db, path_to_db
 
 
 @pytest.fixture

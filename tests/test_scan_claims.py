@@ -17,7 +17,7 @@ import pytest
 
 from _library_util import TINY_MODEL, ensure_tiny_bundle, make_tree
 from engine.library import Library
-from engine.library.db import ProcessOwner
+from engine.library import ProcessOwner
 from engine.library.scanner import scan
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import pytest
 from _library_util import TINY_MODEL, ensure_tiny_bundle, make_tree, write_audio
 from engine.errors import LibraryError
 from engine.library import Library
-from engine.library import scanner as scanner_mod
+from engine.library import reading as reading_mod
 from engine.library.scanner import scan, walk_audio_files
 
 
@@ -83,7 +83,7 @@ def test_incremental_rescan_reads_and_analyses_only_what_changed(lib, tmp_path, 
         raise AssertionError(f"{path} was read again")
 
     with monkeypatch.context() as m:
-        m.setattr(scanner_mod, "read_file_metadata", must_not_read)
+        m.setattr(reading_mod, "read_file_metadata", must_not_read)
         s = scan(lib, [root], tagger=tagger)
     assert (s.new, s.changed, s.unchanged, s.analysed) == (0, 0, 6, 0)
     assert {r.id: _analysed_at(lib, r.id) for r in rows} == stamps

@@ -115,9 +115,12 @@ def test_a_file_growing_during_the_scan_does_not_make_it_fail(tmp_path, capsys):
                 fh.write(os.urandom(20000))
             time.sleep(0.005)
 
+    size_before = growing.stat().st_size
     writer = threading.Thread(target=grow)
     writer.start()
     try:
+        while growing.stat().st_size == size_before:   # it has grown before the rescan starts
+            time.sleep(0.001)
         code = main(args)
     finally:
         stop.set()

@@ -32,7 +32,7 @@ import pytest
 from _library_util import SMALL_SPEC, write_audio
 from engine.bundle import BundleInfo
 from engine.library import Library
-from engine.library import db as dbmod
+from engine.library import schema as dbmod
 from engine.library.scanner import scan
 from engine.library.writing import KILL_ENV
 from engine.vocab import msd50_tag_infos

@@ -27,25 +27,21 @@ import signal
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from ..errors import FileError, LibraryError
-from .db import JournalEntry, Library, normalize_path, printable_path
-
-ProgressFn = Callable[[int, int, str], None]
-CancelFn = Callable[[], bool]
+from ..types import CancelFn, ProgressFn
+from .db import Library
+from .paths import normalize_path
+from .records import JournalEntry, ShownPath
 
 
 @dataclass
-class FileFailure:
+class FileFailure(ShownPath):
     path: str
     track_id: int | None
     kind: str
     reason: str
-
-    @property
-    def display_path(self) -> str:
-        return printable_path(self.path)
 
     def __str__(self) -> str:
         return f"{self.display_path}: {self.reason}"
@@ -122,7 +118,7 @@ def choose_model(lib: Library, model: str | None = None) -> str:
 def refresh_track(lib: Library, track_id: int, path: str, *, status: str | None = None) -> None:
     """After Tag Atlas changed a file: store its new size, time, fingerprint and tags, so that the
     next scan sees it as unchanged (the audio did not change, so the analyses stay)."""
-    from .scanner import content_fingerprint, read_file_metadata
+    from .reading import content_fingerprint, read_file_metadata
 
     try:
         st = os.stat(path)
@@ -312,7 +308,7 @@ def write_planned(lib: Library, plan: WritePlan, *, preserve_mtime: bool = False
 
     if not plan.changes:
         return WriteOutcome(batch_id=None, failures=list(plan.failures))
-    if lib.connection.in_transaction:
+    if lib.in_transaction:
         raise LibraryError("tags cannot be written inside a library transaction: each file's "
                            "journal entry must be committed before the file is replaced")
     recover_unfinished_writes(lib)
