@@ -1,11 +1,10 @@
-"""``tagatlas-train``: prepare data, train, evaluate, export, learn my tags, benchmark.
+"""``tagatlas-train``: prepare data, train, evaluate, export, learn my tags.
 
     tagatlas-train prepare mtt --root ~/data/mtt --out ~/data/mtt-seed
     tagatlas-train fit --model k2c2 --data ~/data/mtt-seed --out runs/k2c2-mtt
     tagatlas-train evaluate runs/k2c2-mtt --data ~/data/mtt-seed
     tagatlas-train export runs/k2c2-mtt --name k2c2-mtt
     tagatlas-train learn-tags --name my-tags
-    tagatlas-train bench
 
 Multi-GPU: ``torchrun --standalone --nproc_per_node=N -m training.cli fit …``.
 The ``fit`` and ``learn-tags`` options are generated from :class:`training.train.FitConfig` and
@@ -235,12 +234,6 @@ def cmd_learn_tags(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import main as bench_main
-
-    return bench_main(args.rest)
-
-
 # --- parser --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from .learn_my_tags import LearnConfig
@@ -311,9 +304,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_args(p, LearnConfig)
     p.set_defaults(func=cmd_learn_tags)
 
-    p = sub.add_parser("bench", help="training throughput (python -m training.bench)", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_bench)
     return ap
 
 
