@@ -27,8 +27,17 @@ def user_models_dir() -> Path:
     return Path(env) if env else data_dir() / "models"
 
 
+def bundled_file(*parts: str) -> Path:
+    """A file or folder shipped in the ``resources`` package (models, icons, vocabulary), found
+    with :mod:`importlib.resources` so it works wherever the package is installed."""
+    from importlib import resources
+
+    return Path(str(resources.files("resources").joinpath(*parts)))
+
+
 def bundled_models_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "resources" / "models"
+    """The models that ship with Tag Atlas (``resources/models``)."""
+    return bundled_file("models")
 
 
 def default_db_path() -> Path:
