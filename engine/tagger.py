@@ -24,11 +24,13 @@ from .vocab import TagInfo
 
 ProgressFn = Callable[[int, int, str], None]
 
-#: Library scans analyse at most this many patches spread over each track (patch models only).
-#: For musicnn-msd on 4-minute tracks this keeps the mean score within 0.0033 of the full
-#: analysis (top-5 tags 92% the same over 15 tracks, ``python -m training.bench_musicnn``) at a
-#: sixth of the cost; ``max_patches=None`` analyses all.
-FAST_ANALYSIS_PATCHES = 8
+#: The quick analysis: library scans analyse at most this many patches spread over each track
+#: (patch models only). For musicnn-msd on 4-minute tracks this keeps the mean score within
+#: 0.0033 of the full analysis (top-5 tags 92% the same over 15 tracks,
+#: ``python -m training.bench_musicnn``) at a sixth of the cost; ``max_patches=None`` analyses all.
+QUICK_ANALYSIS_PATCHES = 8
+#: Deprecated old name of :data:`QUICK_ANALYSIS_PATCHES`.
+FAST_ANALYSIS_PATCHES = QUICK_ANALYSIS_PATCHES
 CancelFn = Callable[[], bool]
 
 

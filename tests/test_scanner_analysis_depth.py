@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from engine.cli import main
 from engine.library.db import Library
-from engine.tagger import FAST_ANALYSIS_PATCHES
+from engine.tagger import QUICK_ANALYSIS_PATCHES
 from tests.audio_fixtures import music_like, write_audio
 from tests.tagger_util import TINY_PATCHES, tiny_bundle
 
@@ -20,5 +20,5 @@ def test_fast_by_default_full_on_request(tmp_path):
         fast = lib.get_analysis(lib.get_track_by_path(song).id)
     with Library(full_db) as lib:
         full = lib.get_analysis(lib.get_track_by_path(song).id)
-    assert fast.n_patches == FAST_ANALYSIS_PATCHES
-    assert full.n_patches == (TINY_PATCHES.n_frames(30 * 8000) - 64) // 64 + 1 > FAST_ANALYSIS_PATCHES
+    assert fast.n_patches == QUICK_ANALYSIS_PATCHES
+    assert full.n_patches == (TINY_PATCHES.n_frames(30 * 8000) - 64) // 64 + 1 > QUICK_ANALYSIS_PATCHES
