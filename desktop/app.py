@@ -31,7 +31,7 @@ def _env_dark() -> bool | None:
 
 
 def make_main_window(*, settings=None, db_path=None, load_sync: bool = False):
-    from .main_window import MainWindow
+    from .window import MainWindow
 
     return MainWindow(settings, db_path=db_path, load_sync=load_sync)
 
@@ -51,14 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_MISSING_LIBRARIES
+    from .qt_refcount import guard_none_refcount
+
+    guard_none_refcount()   # once, before any painting (PySide6 6.12 on Python 3.11)
     app = make_app([sys.argv[0], *qt_args])
     win = make_main_window(db_path=args.db)
     win.show()
     if args.folder:
-        folder = os.path.abspath(args.folder)
-        win.settings.add_folder(folder)
-        win.pages.setCurrentIndex(1)
-        win.start_scan([folder])
+        win.first_scan(os.path.abspath(args.folder))
     return app.exec()
 
 

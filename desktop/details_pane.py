@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScroll
 from engine.vocab import TagInfo
 
 from . import theme
+from .background import Runner
 from .library_model import STATUS_LABELS
 from .settings import CATEGORY_LABELS
-from .workers import Runner
 
 COVER_SIZE = 168
 
@@ -338,7 +338,7 @@ class DetailsPane(QWidget):
 
     def show_evidence(self, track_id: int, items: list) -> None:
         """Which model said what for the shown track's best genres and moods (see
-        :func:`desktop.jobs.evidence_job`)."""
+        :func:`desktop.background.evidence_job`)."""
         self._evidence_for = track_id
         if not items:
             self.evidence.setVisible(False)

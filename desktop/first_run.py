@@ -7,8 +7,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
+from engine.tagger import QUICK_ANALYSIS_PATCHES
+
 from . import theme
-from .settings import QUICK_MAX_PATCHES, Settings, default_music_folder
+from .settings import Settings, default_music_folder
 
 
 class FirstRunPage(QWidget):
@@ -78,7 +80,7 @@ class FirstRunPage(QWidget):
         model_row.addWidget(change, 0, Qt.AlignmentFlag.AlignTop)
         grid.addLayout(model_row, 2, 1)
         grid.addWidget(_caption("Model"), 2, 0, Qt.AlignmentFlag.AlignTop)
-        self.quick_check = QCheckBox(f"Quick analysis ({QUICK_MAX_PATCHES} excerpts per track, about 10× faster)")
+        self.quick_check = QCheckBox(f"Quick analysis ({QUICK_ANALYSIS_PATCHES} excerpts per track, about 10× faster)")
         self.quick_check.setToolTip("Listen to a few 3-second excerpts spread over each track; the "
                                     "tags hardly differ. Untick to analyse every second.")
         self.quick_check.setChecked(settings.quick_analysis)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import desktop.map.qt_refcount  # noqa: F401  (PySide6 6.12 on Python 3.11: see there)
 from PySide6.QtCore import QPointF, QRectF, QUrl, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPalette, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSlider, QSizePolicy,
@@ -32,9 +31,9 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSlider, QSizePol
 try:  # QtMultimedia needs system libraries (libpulse on Linux) that may be missing
     from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaPlayer
     _MULTIMEDIA_ERROR: str | None = None
-except ImportError as exc:  # pragma: no cover - depends on the machine
+except (ImportError, OSError) as exc:  # pragma: no cover - depends on the machine
     QAudioOutput = QMediaDevices = QMediaPlayer = None  # type: ignore[assignment]
-    _MULTIMEDIA_ERROR = f"audio playback is not available on this system ({exc})"
+    _MULTIMEDIA_ERROR = f"previews need QtMultimedia, and it is not available on this system ({exc})"
 
 #: Where a preview starts when it starts "from the middle": this fraction of the track.
 MIDDLE_FRACTION = 0.35
@@ -245,6 +244,7 @@ class PreviewPlayer(QWidget):
         self._volume.setEnabled(ok)
         if not ok:
             self._title.setText(f"Preview unavailable: {self._unavailable}")
+            self._title.setToolTip(self._unavailable)
 
     # ------------------------------------------------------------------ API
     def play_file(self, path: str | os.PathLike, *, track_id=None, title: str | None = None,

@@ -4,9 +4,9 @@ the file (``engine.metadata.plan_changes`` against the file's current tags); Wri
 and Undo.
 
 The dialog works on copies: the tracks' rows and scores from the table, and the file tags it
-reads itself (in a worker). Writing goes through :func:`desktop.jobs.write_job` on the runner's
+reads itself (in a worker). Writing goes through :func:`desktop.background.write_job` on the runner's
 single file-write thread: the engine plans again from the files as they are then, applies the
-plan as one journaled batch, and :func:`desktop.jobs.undo_job` restores it.
+plan as one journaled batch, and :func:`desktop.background.undo_job` restores it.
 """
 from __future__ import annotations
 
@@ -24,9 +24,8 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFrame, QGridLayout, QHBoxLay
 from engine.vocab import CATEGORIES, TagInfo
 
 from . import theme
-from .jobs import WriteResult, read_tags_job, undo_job, write_job
+from .background import Runner, Task, WriteResult, read_tags_job, undo_job, write_job
 from .settings import CATEGORY_LABELS, Settings
-from .workers import Runner, Task
 
 #: Categories shown in the review (``other`` is not written by default and is left out).
 REVIEW_CATEGORIES = ("genre", "mood", "instrument", "era")

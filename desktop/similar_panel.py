@@ -19,6 +19,7 @@ Methods / slots
     ``save_playlist(name=None) -> int | None`` save it in the library (asks for a name if None)
     ``export_m3u8(path=None) -> Path | None``  write it as M3U8 (asks for a file if None)
     ``neighbours()``, ``playlist()``, ``seeds()``, ``mode()`` ("similar" | "playlist")
+    ``set_mixing_filters(same_tempo=, harmonic=)`` the "Tempo ±N%" and "Key mixes" boxes
 
 :class:`SimilarSource` bundles a :class:`engine.similarity.SimilarityIndex` with each track's
 title, artist, path and duration, and optionally the open library (for saving playlists).
@@ -33,7 +34,6 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
-import desktop.map.qt_refcount  # noqa: F401  (PySide6 6.12 on Python 3.11: see there)
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog,
                                QLabel, QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem,
@@ -286,6 +286,11 @@ class SimilarPanel(QWidget):
 
     def mode(self) -> str:
         return self._mode
+
+    def set_mixing_filters(self, *, same_tempo: bool, harmonic: bool) -> None:
+        """Tick or clear "Tempo ±N%" and "Key mixes" (the list follows, as when a user clicks)."""
+        self._same_tempo.setChecked(same_tempo)
+        self._harmonic.setChecked(harmonic)
 
     def make_playlist(self, length: int | None = None) -> list[int]:
         """A playlist of ``length`` tracks (default: the spin box) that starts with the seed(s)

@@ -23,6 +23,18 @@ def _isolated_user_folders(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _qt_refcount_guard():
+    """PySide6 6.12 on Python 3.11 drops references to None/True on every void call (see
+    desktop/qt_refcount.py): the tests apply the guard before any test runs, as the app does
+    at start-up."""
+    try:
+        from desktop.qt_refcount import guard_none_refcount
+    except ImportError:   # no PySide6 here: no Qt tests either
+        return
+    guard_none_refcount()
+
+
 def pytest_collection_modifyitems(config, items):
     try:
         import torch

@@ -1,7 +1,7 @@
 """The details pane says which model heard what behind the combined tags."""
 from __future__ import annotations
 
-from desktop.jobs import SharedLibrary, evidence_job
+from desktop.background import SharedLibrary, evidence_job
 from engine.library.db import Library
 from engine.library.scanner import scan
 from tests._desktop_util import themed_app  # noqa: F401 - fixture
@@ -31,7 +31,7 @@ def test_evidence_names_every_model_behind_a_tag(tmp_path, qtbot, themed_app):  
         assert {m for m, _, _ in said} == {"tiny-a", "tiny-b"}     # both models know the MSD tags
 
     from desktop.details_pane import DetailsPane
-    from desktop.workers import Runner
+    from desktop.background import Runner
 
     pane = DetailsPane(Runner())
     qtbot.addWidget(pane)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def _window(qtbot, settings):
-    from desktop.main_window import MainWindow
+    from desktop.window import MainWindow
 
     win = MainWindow(settings)
     qtbot.addWidget(win)

@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
-from desktop.jobs import SharedLibrary, export_m3u8_job
-from desktop.main_window import MainWindow
+from desktop.background import SharedLibrary, export_m3u8_job
+from desktop.window import MainWindow
 from desktop.similar_panel import SimilarPanel, SimilarSource
 from engine.similarity import M3U8Written
 from tests.test_hostile_names import BROKEN, _expected, _library, read_m3u

@@ -31,7 +31,7 @@ def scanned(qapp, tmp_path_factory):
     import os as _os
 
     from desktop import theme
-    from desktop.main_window import MainWindow
+    from desktop.window import MainWindow
     from desktop.settings import Settings
     from tests._desktop_util import ensure_gui_model
 
@@ -64,9 +64,9 @@ def scanned(qapp, tmp_path_factory):
 
 
 def _map_loaded(qtbot, win):
-    integ = win._integration
+    integ = win.panels
     win.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: integ.map_panel.library_map() is not None and integ._map_task is None,
+    qtbot.waitUntil(lambda: integ.map_panel.library_map() is not None and integ.map_task is None,
                     timeout=30_000)
     return integ.map_panel.view
 
@@ -118,10 +118,10 @@ def test_space_plays_a_preview_of_the_selected_track(qtbot, scanned):
 
 def test_more_like_this_playlist_and_m3u8(qtbot, scanned, tmp_path):
     win = scanned
-    integ = win._integration
+    integ = win.panels
     similar = win.similar_panel
     assert similar is not None
-    qtbot.waitUntil(lambda: similar.source() is not None and integ._similar_task is None, timeout=30_000)
+    qtbot.waitUntil(lambda: similar.source() is not None and integ.similar_task is None, timeout=30_000)
     ids = [r.id for r in win.library_model.snapshot.rows]
     win.select_ids([ids[0]])
     neighbours = similar.neighbours()

@@ -37,10 +37,10 @@ def test_settings_live_in_the_isolated_folder_and_persist(gui_settings, tmp_path
 
 def test_defaults_match_the_engine(tmp_path, monkeypatch):
     monkeypatch.setenv("TAGATLAS_CONFIG_DIR", str(tmp_path / "fresh"))
-    from desktop.settings import QUICK_MAX_PATCHES, Settings
+    from desktop.settings import Settings
     from engine.bundle import DEFAULT_MODEL
     from engine.metadata import TagPolicy
-    from engine.tagger import FAST_ANALYSIS_PATCHES
+    from engine.tagger import QUICK_ANALYSIS_PATCHES
 
     s = Settings()
     from engine.profiles import DEFAULT_PROFILE
@@ -52,13 +52,12 @@ def test_defaults_match_the_engine(tmp_path, monkeypatch):
     assert s.model == "my-model"
     s.qs.remove("analysis/model")
     assert s.engine_device is None and s.workers is None
-    assert s.quick_analysis and s.max_patches == "fast"      # the scanner's default depth
-    assert QUICK_MAX_PATCHES == FAST_ANALYSIS_PATCHES        # what the checkbox promises
+    assert s.quick_analysis and s.max_patches == QUICK_ANALYSIS_PATCHES   # the scanner's default depth
     assert s.policy().to_dict() == TagPolicy().to_dict()
 
 
 def test_dialog_saves_what_the_user_changed(qtbot, themed_app, gui_settings, tmp_path):
-    from desktop.settings import SettingsDialog
+    from desktop.settings_dialog import SettingsDialog
 
     dlg = SettingsDialog(gui_settings)
     qtbot.addWidget(dlg)
@@ -83,7 +82,7 @@ def test_dialog_saves_what_the_user_changed(qtbot, themed_app, gui_settings, tmp
 def test_dialog_refuses_a_reserved_field_name(qtbot, themed_app, gui_settings, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from desktop.settings import SettingsDialog
+    from desktop.settings_dialog import SettingsDialog
 
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))

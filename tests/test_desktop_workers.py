@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from desktop.workers import Runner, Task
+from desktop.background import Runner, Task
 
 pytestmark = pytest.mark.timeout(60)
 

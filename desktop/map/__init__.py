@@ -16,10 +16,9 @@ adds its toolbar, :func:`load_library_map` builds what they show from a library.
     view.playlist_requested.connect(similar_panel.playlist_from_selection)
     view.review_requested.connect(open_review)
 
-Importing this package also applies :mod:`desktop.map.qt_refcount` (a guard the application
-needs on Python 3.11 with PySide6 6.12; call ``guard_none_refcount()`` at start-up too).
+On Python 3.11 with PySide6 6.12, apply :func:`desktop.qt_refcount.guard_none_refcount` once
+at start-up before painting (the app does, in :func:`desktop.app.main`).
 """
-from desktop.map import qt_refcount  # noqa: F401  (first: guards None before any Qt call)
 from desktop.map.data import CategoryColoring, MapData, RegionLabel, ValueColoring
 from desktop.map.library_map import LibraryMap, load_library_map
 from desktop.map.map_panel import MapPanel

@@ -10,8 +10,10 @@ thousand calls (seconds of painting, or a few thousand signals) the interpreter 
 :func:`guard_none_refcount` checks whether this PySide6 has the bug and, if so, gives
 ``None``, ``True`` and ``False`` a reference count so large (2**60) that it can never reach
 zero — what Python 3.12 does for every immortal object. They are never freed in a healthy
-process, so nothing else changes. Importing :mod:`desktop.map` (and the player and the similar panel) applies it;
-the application should call it once at start-up as well.
+process, so nothing else changes.
+
+Importing this module changes nothing: :func:`desktop.app.main` applies the guard once at
+start-up (the tests' setup and the scripts in ``benchmarks/`` that drive the app call it too).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import ctypes
 import sys
 
 _BOOST = 1 << 60
-_applied = False
+_applied: bool | None = None    # None: not checked yet
 
 
 def _calls_leak() -> bool:
@@ -47,16 +49,15 @@ def _calls_leak() -> bool:
 def guard_none_refcount() -> bool:
     """Apply the guard if this interpreter and PySide6 need it; returns whether it is on."""
     global _applied
-    if _applied:
-        return True
+    if _applied is not None:
+        return _applied
     if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
-        return False          # None is immortal there
+        _applied = False      # None is immortal there
+        return False
     if not _calls_leak():
+        _applied = False
         return False
     for obj in (None, True, False):
         ctypes.c_ssize_t.from_address(id(obj)).value += _BOOST
     _applied = True
     return True
-
-
-guard_none_refcount()

@@ -1,4 +1,4 @@
-"""The background jobs of the app, as functions for :class:`desktop.workers.Task`.
+"""The background jobs of the app, as functions for :class:`desktop.background.Task`.
 
 Each takes the task first (for ``task.report`` / ``task.is_cancelled``) and plain data after it
 (the database path, ids, a policy): never a widget. Each opens its own
@@ -12,6 +12,8 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+
+from engine.tagger import QUICK_ANALYSIS_PATCHES
 
 
 class SharedLibrary:
@@ -59,14 +61,14 @@ class ScanRequest:
     model: str
     device: str | None = None
     workers: int | None = None
-    max_patches: int | str | None = "fast"     # the scanner's: "fast", a number, or None (all)
+    max_patches: int | None = QUICK_ANALYSIS_PATCHES     # the scanner's: a number, or None (all)
     retry_failed: bool = False
     analyse: bool = True
 
 
 def scan_job(task, db_path: str, req: ScanRequest):
     """Scan ``req.folders`` into the library (in a child process, see
-    :mod:`desktop.child_process`); reports ``(phase, done, total, path)``; returns the
+    :mod:`desktop.background.child_process`); reports ``(phase, done, total, path)``; returns the
     :class:`engine.library.scanner.ScanSummary`."""
     from .child_process import run_scan
 
@@ -79,7 +81,7 @@ def scan_job(task, db_path: str, req: ScanRequest):
 
 def load_library_job(task, shared: SharedLibrary, model: str | None):
     """The table's :class:`~desktop.library_model.LibrarySnapshot`, prepared."""
-    from .library_model import load_snapshot
+    from desktop.library_model import load_snapshot
 
     with shared.use() as lib:
         snap = load_snapshot(lib, model)

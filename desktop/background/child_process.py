@@ -201,4 +201,4 @@ def load_similar_source(db_path: str, model: str | None):
 
 
 if __name__ == "__main__":  # pragma: no cover - never run directly
-    sys.exit("desktop.child_process is used by the app")
+    sys.exit("desktop.background.child_process is used by the app")
