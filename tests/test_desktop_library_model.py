@@ -178,7 +178,7 @@ def test_fifty_thousand_rows_load_sort_and_filter_quickly(qapp):
     t0 = time.perf_counter()
     m.set_filter("", tag="Rock")
     t_tag = time.perf_counter() - t0
-    # generous bounds (two shared CPU cores); the measured figures are in desktop.bench_gui
+    # generous bounds (two shared CPU cores); the measured figures are in benchmarks/bench_gui.py
     assert t_load < 15.0, t_load
     assert max(timings.values()) < 6.0, timings
     assert t_filter < 6.0 and t_tag < 6.0, (t_filter, t_tag)

@@ -186,10 +186,10 @@ def test_similar_panel_filters_by_tempo_and_key(qtbot, library):
     qtbot.addWidget(panel)
     panel.set_source(source)
     seed = int(ids[0])                                   # 100 BPM, C major
-    panel._same_tempo.setChecked(True)
+    panel.set_mixing_filters(same_tempo=True, harmonic=False)
     got = panel.show_similar(seed, k=50)
     assert got and all(abs(bpms[n.id] - 100.0) <= 6 for n in got)
-    panel._harmonic.setChecked(True)                     # C, G (7) and F (5) mix; here C and G
+    panel.set_mixing_filters(same_tempo=True, harmonic=True)   # C, G (7) and F (5) mix; here C and G
     got = panel.show_similar(seed, k=50)
     keys = {int(t): (i % 3) * 7 % 12 for i, t in enumerate(ids)}
     assert got and all(keys[n.id] in (0, 7, 5) for n in got)

@@ -44,9 +44,9 @@ class MapPanel(QWidget):
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(self._run_search)
+        self._search_timer.timeout.connect(self.run_search)
         self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
-        self.search_box.returnPressed.connect(self._run_search)
+        self.search_box.returnPressed.connect(self.run_search)
         self._match_label = QLabel(self)
         self._match_label.setMinimumWidth(
             self._match_label.fontMetrics().horizontalAdvance("000,000 found") + 8)
@@ -195,7 +195,8 @@ class MapPanel(QWidget):
         self.color_by_changed.emit(what)
 
     # ------------------------------------------------------------------ toolbar
-    def _run_search(self) -> None:
+    def run_search(self) -> None:
+        """Search for the search box's text now (typing searches after a short pause)."""
         self._search_timer.stop()
         self.view.set_search(self.search_box.text())
 

@@ -586,6 +586,10 @@ class MapView(QWidget):
             layers.append(_Layer(sel, colours[sel], 1.0, radius_scale=1.3))
         return layers
 
+    def stop_deferred_render(self) -> None:
+        """Drop a re-render that a paint scheduled for when the gesture pauses."""
+        self._render_timer.stop()
+
     def render_now(self) -> float:
         """Render the points for the current transform into the cache; returns the time in ms."""
         t0 = time.perf_counter()
@@ -925,6 +929,27 @@ class MapView(QWidget):
     @property
     def current_id(self) -> int | None:
         return None if self._current_row is None else int(self._data.ids[self._current_row])
+
+    def set_current(self, track_id: int | None) -> None:
+        """Mark this track as the current one (its ring), or none; emits nothing."""
+        rows = self.rows_of([track_id]) if track_id is not None else []
+        self._current_row = int(rows[0]) if len(rows) else None
+        self.update()
+
+    def ids_in_polygon(self, polygon) -> np.ndarray:
+        """The ids of the points inside ``polygon`` (an (N, 2) array in map coordinates), as a
+        lasso selects them."""
+        return self._data.ids[lasso_select(self._index, np.asarray(polygon, dtype=float))]
+
+    def show_lasso(self, points) -> None:
+        """Draw a lasso line through these screen points (an (N, 2) array), as while a user
+        drags one; None or empty removes it."""
+        pts = [] if points is None else [(float(x), float(y)) for x, y in points]
+        if pts:
+            self._gesture, self._press_pos, self._lasso = "lasso", QPointF(*pts[0]), pts
+        else:
+            self._gesture, self._press_pos, self._lasso = None, None, []
+        self.update()
 
     def tooltip_text(self, track_id: int) -> str:
         """The tooltip shown for a track (rich text)."""

@@ -1,4 +1,4 @@
-"""``python -m desktop.bench_gui``: how the app copes with a 50,000-track library.
+"""``python benchmarks/bench_gui.py``: how the app copes with a 50,000-track library.
 
 Builds (once, cached) a library database of N fake tracks with fake analyses and a map layout,
 written through the engine's :class:`~engine.library.Library` API exactly as a scan would, then
@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent   # the repository root
+sys.path.insert(0, str(ROOT))
 
 GENRES = ["Rock", "Pop", "Jazz", "Electronic", "Folk", "Hip-Hop", "Classical", "Metal", "Soul", "Ambient"]
 MOODS = ["Happy", "Sad", "Mellow", "Party"]
@@ -86,8 +89,10 @@ def bench_model(db_path: Path, *, repeats: int = 3) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from desktop.library_model import COLUMNS, LibraryModel, load_snapshot
+    from desktop.qt_refcount import guard_none_refcount
     from engine.library import Library
 
+    guard_none_refcount()   # as the app does at start-up (PySide6 6.12 on Python 3.11)
     app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841
     out: dict = {}
     with Library(db_path) as lib:
@@ -128,7 +133,9 @@ import time, sys, json
 t0 = time.perf_counter()
 from PySide6.QtCore import QTimer
 from desktop.app import make_app, make_main_window
+from desktop.qt_refcount import guard_none_refcount
 from desktop.settings import Settings
+guard_none_refcount()
 app = make_app([])
 t_import = time.perf_counter() - t0
 settings = Settings()
@@ -155,14 +162,14 @@ win.close()
 def bench_launch(db_path: Path, *, repeats: int = 3) -> dict:
     """Launch-to-interactive in fresh processes (seconds); the best and every run."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TAGATLAS_DB=str(db_path),
-               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+               PYTHONPATH=str(ROOT))
     runs = []
     with tempfile.TemporaryDirectory() as cfg:
         env["TAGATLAS_CONFIG_DIR"] = cfg
         for _ in range(repeats):
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-c", _LAUNCH], env=env, capture_output=True,
-                                  text=True, cwd=str(Path(__file__).resolve().parent.parent))
+                                  text=True, cwd=str(ROOT))
             wall = time.perf_counter() - t0
             if proc.returncode != 0:
                 raise RuntimeError(f"the app did not start:\n{proc.stderr[-3000:]}")
@@ -183,11 +190,13 @@ def bench_scan(folder: str, *, model: str | None = None, quick: bool = True,
     from PySide6.QtWidgets import QApplication
 
     from desktop.app import make_app
-    from desktop.main_window import MainWindow
+    from desktop.qt_refcount import guard_none_refcount
     from desktop.settings import Settings
+    from desktop.window import MainWindow
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TAGATLAS_CONFIG_DIR"] = os.path.join(tmp, "config")
+        guard_none_refcount()
         app = make_app([sys.argv[0]])
         settings = Settings()
         if model:
@@ -239,7 +248,7 @@ def bench_scan(folder: str, *, model: str | None = None, quick: bool = True,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m desktop.bench_gui", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/bench_gui.py", description=__doc__.splitlines()[0])
     p.add_argument("--tracks", type=int, default=50_000)
     p.add_argument("--db", default=None, help="where to build (or reuse) the fixture library")
     p.add_argument("--rebuild", action="store_true", help="build the fixture again")

@@ -1,4 +1,4 @@
-"""Benchmark (and screenshots) of the map widget: ``python -m desktop.bench_map``.
+"""Benchmark (and screenshots) of the map widget: ``python benchmarks/bench_map.py``.
 
 Runs offscreen on a generated library map of ``--points`` tracks (default 50,000) in a
 1280 x 800 view and prints, in milliseconds (median / 95th percentile / max):
@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # the repository root
 
 #: Display names of the genres and moods the generated clusters are built from.
 _GENRES = ("Rock", "Pop", "Electronic", "Jazz", "Hip-Hop", "Metal", "Folk", "Soul", "Punk",
@@ -94,7 +96,7 @@ def synthetic_library_map(n: int = 50_000, *, layout: str = "blobs", seed: int =
     """A :class:`~desktop.map.library_map.LibraryMap` of ``n`` generated tracks whose tag
     scores follow their cluster (each cluster has a main genre and mood, some sub-styles a
     second genre), with titles, artists, file genres and region labels."""
-    from desktop.map.library_map import LibraryMap
+    from desktop.map import LibraryMap
     from engine.vocab import msd50_tag_infos
 
     xy, labels = tsne_layout(n) if layout == "tsne" else blob_layout(n, seed=seed)
@@ -161,8 +163,10 @@ def run(args) -> dict:
     from PySide6.QtWidgets import QApplication
 
     import desktop.map.map_view as mv
-    from desktop.map.map_panel import MapPanel
+    from desktop.map import MapPanel
+    from desktop.qt_refcount import guard_none_refcount
 
+    guard_none_refcount()   # as the app does at start-up (PySide6 6.12 on Python 3.11)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if args.theme == "dark":
         dark_palette(app)
@@ -171,7 +175,7 @@ def run(args) -> dict:
     if args.library:
         from engine.library import Library
 
-        from desktop.map.library_map import load_library_map
+        from desktop.map import load_library_map
 
         with Library(args.library) as lib:
             lmap = load_library_map(lib, with_regions=not args.no_regions)
@@ -233,7 +237,7 @@ def run(args) -> dict:
     mv.SYNC_RENDER_MS = -1.0          # a slow machine: paints move the cached image
     out["moved_frame_ms"] = gestures(moved_frame)
     mv.SYNC_RENDER_MS = old_sync
-    view._render_timer.stop()
+    view.stop_deferred_render()
     view.fit_all()
     view.render_now()
     out["point_radius_px_at_fit"] = view.last_radius
@@ -310,15 +314,15 @@ def screenshots(panel, lmap, folder: Path, suffix: str = "") -> list[str]:
         r0 = lmap.regions[0]
         tid = int(lmap.data.ids[r0.members[len(r0.members) // 2]])
         view.set_selection([tid])
-        view._current_row = int(view.rows_of([tid])[0])
+        view.set_current(tid)
     grab("map.png")
     view.set_selection([])
-    view._current_row = None
+    view.set_current(None)
     panel.set_color_by("tag:Mellow")
     grab("map_tag_score.png")
     panel.set_color_by("top_genre")
     panel.search_box.setText("jazz")
-    panel._run_search()
+    panel.run_search()
     jazz = [r for r in lmap.regions if "Jazz" in r.label]
     if jazz:
         # zoom towards the jazz region and draw a lasso around part of it, as a user would
@@ -331,18 +335,13 @@ def screenshots(panel, lmap, folder: Path, suffix: str = "") -> list[str]:
         wobble = 1 + 0.12 * np.sin(3 * ang) + 0.05 * np.cos(7 * ang)
         poly = np.column_stack([sx + 2.0 * spread[0] * wobble * np.cos(ang),
                                 sy + 2.0 * spread[1] * wobble * np.sin(ang)])
-        from desktop.map.lasso import lasso_select
-
         data_poly = np.column_stack(view.screen_to_map(poly[:, 0], poly[:, 1]))
-        view.set_selection(lmap.data.ids[lasso_select(view._index, data_poly)])
-        from PySide6.QtCore import QPointF
-
-        view._gesture, view._press_pos = "lasso", QPointF(*poly[0])   # show the lasso line
-        view._lasso = [tuple(p) for p in poly.tolist()]
+        view.set_selection(view.ids_in_polygon(data_poly))
+        view.show_lasso(poly)
     grab("map_search.png")
-    view._gesture, view._press_pos, view._lasso = None, None, []
+    view.show_lasso(None)
     panel.search_box.clear()
-    panel._run_search()
+    panel.run_search()
     view.set_selection([])
     return saved
 
@@ -372,7 +371,7 @@ def _print(out: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m desktop.bench_map", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_map.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--points", type=int, default=50_000)
     ap.add_argument("--size", default="1280x800", help="view size WxH in pixels")
     ap.add_argument("--frames", type=int, default=60, help="frames per gesture")

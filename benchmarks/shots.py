@@ -1,4 +1,4 @@
-"""``python -m desktop.shots FOLDER OUT_DIR``: drive the real app offscreen over a folder of
+"""``python benchmarks/shots.py FOLDER OUT_DIR``: drive the real app offscreen over a folder of
 music and save screenshots.
 
 The app starts with empty settings (in ``OUT_DIR/config``) and its own library database
@@ -7,7 +7,7 @@ through the first-run page, scans and analyses the folder with the chosen model,
 library, the review panel, the map, "more like this" and the problems panel, grabbing each
 window as it is drawn:
 
-    first-run.png  scanning.png  main.png  review.png  map.png  similar.png  problems.png
+    first-run.png  scanning.png  main.png  review.png  map.png  similar.png  map-key.png  problems.png
     review-album.png  main-dark.png  map-dark.png
 
 Nothing is mocked: it is the app a user runs, with ``QT_QPA_PLATFORM=offscreen``.
@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # the repository root
 
 
 class Script:
@@ -95,7 +97,7 @@ def _grab(widget, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m desktop.shots", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/shots.py", description=__doc__.splitlines()[0])
     p.add_argument("folder", help="a folder of music to scan")
     p.add_argument("out_dir", help="where to save the PNG files")
     p.add_argument("--db", default=None, help="library database (default: OUT_DIR/library.sqlite3)")
@@ -121,9 +123,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from desktop import theme
     from desktop.app import make_app
-    from desktop.main_window import TAB_LIBRARY, TAB_MAP, TAB_PROBLEMS, MainWindow
+    from desktop.qt_refcount import guard_none_refcount
     from desktop.settings import Settings
+    from desktop.window import PAGE_LIBRARY, PAGE_WELCOME, TAB_LIBRARY, TAB_MAP, TAB_PROBLEMS, MainWindow
 
+    guard_none_refcount()   # as the app does at start-up (PySide6 6.12 on Python 3.11)
     app = make_app([sys.argv[0]])
     theme.apply_theme(app, dark=False)
     settings = Settings()
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     win = MainWindow(settings)
     win.resize(width, height)
     win.show()
-    integ = win._integration
+    panels = win.panels
     script = Script(app, args.timeout)
     seen = {"scan_started": False, "scanning_shot": False, "review": None}
 
@@ -144,10 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         win.first_run.folder_edit.setText(folder)
         win.first_run.quick_check.setChecked(not args.full)
         _grab(win, out / "first-run.png")
-        win._first_scan(folder)
+        win.first_scan(folder)
 
-    script.add("first run", lambda: win.pages.currentIndex() in (0, 1) and first_run_ready(),
-               lambda: (win.pages.setCurrentIndex(0), None)[1], settle_s=0.8)
+    script.add("first run", lambda: win.pages.currentIndex() in (PAGE_WELCOME, PAGE_LIBRARY) and first_run_ready(),
+               lambda: (win.pages.setCurrentIndex(PAGE_WELCOME), None)[1], settle_s=0.8)
     script.add("start scan", lambda: True, start)
 
     def mid_scan() -> bool:
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         if t is None:
             return True      # too fast to catch: skip the shot
         v = win.progress.value(), win.progress.maximum()
-        return win._meter.phase == "analyse" and v[1] > 0 and v[0] >= max(3, v[1] // 4) \
+        return win.meter.phase == "analyse" and v[1] > 0 and v[0] >= max(3, v[1] // 4) \
             and bool(win.rate_label.text())
 
     def scanning_shot() -> None:
@@ -238,19 +242,18 @@ def main(argv: list[str] | None = None) -> int:
     script.add("album review", review_ready, album_review_shot, settle_s=1.0)
 
     def map_ready() -> bool:
-        return (integ.map_panel is not None and integ.map_panel.library_map() is not None
-                and integ._map_task is None)
+        return panels.map_ready()
 
     def to_map() -> None:
         win.tabs.setCurrentIndex(TAB_MAP)
 
     def map_shot() -> None:
-        view = integ.map_panel.view
+        view = win.map_panel.view
         view.fit_all()
         app.processEvents()
         tid = win.selected_ids()[0] if win.selected_ids() else None
         if tid is not None:
-            integ.show_similar(tid)
+            panels.show_similar(tid)
             win.tabs.setCurrentIndex(TAB_MAP)
             pos = view.screen_pos(tid)
             if pos is not None:   # hover the selected point so its tooltip ring shows
@@ -270,8 +273,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def similar_shot() -> None:
         win.tabs.setCurrentIndex(TAB_LIBRARY)
-        if integ.similar is not None:
-            integ.side_tabs.setCurrentIndex(1)
+        win.side_tabs.setCurrentIndex(1)
         app.processEvents()
         _grab(win, out / "similar.png")
 
@@ -279,29 +281,24 @@ def main(argv: list[str] | None = None) -> int:
 
     def key_map_shot() -> None:
         """The map coloured by key, and "more like this" that also mixes (tempo and key)."""
-        panel = integ.map_panel
-        if panel is None or not panel.set_color_by("key"):
+        panel = win.map_panel
+        if not panel.set_color_by("key"):
             return
         win.tabs.setCurrentIndex(TAB_MAP)
-        if integ.similar is not None:
-            integ.side_tabs.setCurrentIndex(1)
-            integ.similar._same_tempo.setChecked(True)
-            integ.similar._harmonic.setChecked(True)
+        win.side_tabs.setCurrentIndex(1)
+        win.similar_panel.set_mixing_filters(same_tempo=True, harmonic=True)
         app.processEvents()
         time.sleep(0.3)
         app.processEvents()
         _grab(win, out / "map-key.png")
         panel.set_color_by("top_genre")
-        if integ.similar is not None:
-            integ.similar._same_tempo.setChecked(False)
-            integ.similar._harmonic.setChecked(False)
+        win.similar_panel.set_mixing_filters(same_tempo=False, harmonic=False)
 
     script.add("map by key", lambda: True, key_map_shot, settle_s=0.5)
 
     def problems_shot() -> None:
         win.tabs.setCurrentIndex(TAB_PROBLEMS)
-        if integ.similar is not None:
-            integ.side_tabs.setCurrentIndex(0)
+        win.side_tabs.setCurrentIndex(0)
         app.processEvents()
         _grab(win, out / "problems.png")
 
@@ -310,8 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     def go_dark() -> None:
         theme.apply_theme(app, dark=True)
         win.refresh_theme()
-        if integ.map_panel is not None:
-            integ.map_panel.view.set_theme("dark")
+        win.map_panel.view.set_theme("dark")
         win.tabs.setCurrentIndex(TAB_LIBRARY)
 
     def dark_shots() -> None:
