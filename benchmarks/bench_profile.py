@@ -4,7 +4,7 @@
                                        [--profile musicnn-msd jamendo-musicnn]
 
 Generates music-like 44.1-kHz WAVs (cached in a temp folder) and times
-``Tagger(models, max_patches=FAST_ANALYSIS_PATCHES).tag_files(paths)`` (decode workers as the
+``Tagger(models, max_patches=QUICK_ANALYSIS_PATCHES).tag_files(paths)`` (decode workers as the
 scan uses them), first with the profile's first model alone (the baseline), then with the whole
 profile on one decode. Prints medians over ``--repeats`` runs, seconds per track, and the ratio.
 The machine may be shared: the load average is printed with the figures.

@@ -37,12 +37,12 @@ def make_tracks(folder: Path, n: int, seconds: float, sr: int = 44100) -> list[P
 
 
 def per_track_seconds(models: list[str], paths: list[Path], repeats: int) -> float:
-    """The library scan's quick tagging (``Tagger(models, max_patches=FAST_ANALYSIS_PATCHES)``
+    """The library scan's quick tagging (``Tagger(models, max_patches=QUICK_ANALYSIS_PATCHES)``
     with decode workers, on the CPU): median seconds per track over ``repeats`` runs, after a
     warm-up."""
-    from engine import FAST_ANALYSIS_PATCHES, Tagger
+    from engine import QUICK_ANALYSIS_PATCHES, Tagger
 
-    tagger = Tagger(models, max_patches=FAST_ANALYSIS_PATCHES, device="cpu")
+    tagger = Tagger(models, max_patches=QUICK_ANALYSIS_PATCHES, device="cpu")
     try:
         tagger.tag_files(paths[:1])                       # warm-up: workers, caches
         times = []
