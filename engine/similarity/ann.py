@@ -99,6 +99,11 @@ class AnnPolicy:
         return self.enabled and n >= max(1, self.exact_below)
 
 
+def default_policy() -> AnnPolicy:
+    """The policy of an index made without one (reads :data:`EXACT_BELOW` at call time)."""
+    return AnnPolicy(exact_below=EXACT_BELOW)
+
+
 def load_faiss() -> ModuleType | None:
     """The ``faiss`` module, or None when it cannot be imported (then search stays exact)."""
     try:
@@ -207,8 +212,10 @@ class AnnIndex:
             want = min(k, n_ok)
             if want == 0:
                 return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-            # read more lists when only a share of the rows may be returned (up to 4x)
-            nprobe = int(min(self.nlist, math.ceil(nprobe * min(4.0, n / max(1, n_ok)))))
+            # The same lists are read: FAISS skips the rows outside the filter inside them.
+            # Reading more lists for a strict filter bought nothing measurable (recall 0.998
+            # -> 1.000 at a 30 % filter, 1M rows) at 3x the time; below EXACT_BELOW allowed
+            # rows SimilarityIndex searches those rows exactly instead.
             bits = np.packbits(allowed, bitorder="little")
             selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
             params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
@@ -287,7 +294,7 @@ class AnnState:
 
     def __init__(self, vectors: np.ndarray, policy: AnnPolicy | None = None,
                  label: Hashable | None = None) -> None:
-        self.policy = policy or AnnPolicy()
+        self.policy = policy or default_policy()
         self._vectors = vectors
         self._label = label
         self._key: tuple | None = None
