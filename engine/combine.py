@@ -30,6 +30,7 @@ from importlib import resources
 import numpy as np
 
 from .canonical import canonical_for, canonical_tags
+from .errors import ParameterError
 from .vocab import CATEGORIES, TagInfo
 
 
@@ -105,7 +106,7 @@ class Combiner:
 
     def __init__(self, models: Sequence[ModelVocabulary], calibration: dict | None = None) -> None:
         if not models:
-            raise ValueError("no model to combine")
+            raise ParameterError("no model to combine")
         self.models = list(models)
         self.name = "+".join(m.name for m in self.models)
         order = {tid: i for i, tid in enumerate(canonical_tags())}
@@ -131,7 +132,7 @@ class Combiner:
         """``scores[k]``: model k's raw scores for one track, or None when it has none (the
         others still count)."""
         if len(scores) != len(self.models):
-            raise ValueError(f"{len(scores)} score vectors for {len(self.models)} models")
+            raise ParameterError(f"{len(scores)} score vectors for {len(self.models)} models")
         out = np.zeros(len(self.tags), dtype=np.float64)
         evidence: list[list[Evidence]] = [[] for _ in self.tags]
         used = []
@@ -140,7 +141,7 @@ class Combiner:
                 continue
             raw = np.asarray(raw, dtype=np.float64).ravel()
             if raw.shape[0] != len(mapping):
-                raise ValueError(f"model {model.name!r}: {raw.shape[0]} scores for {len(mapping)} tags")
+                raise ParameterError(f"model {model.name!r}: {raw.shape[0]} scores for {len(mapping)} tags")
             used.append(model.name)
             cal = calibrate(raw, thr)
             for j, target in enumerate(mapping):
@@ -157,14 +158,14 @@ class Combiner:
         same ``n`` tracks (rows of zeros, or None for the whole matrix, where it has none).
         Returns the combined scores ``[n, len(tags)]``, as :meth:`combine` gives them row by row."""
         if len(matrices) != len(self.models):
-            raise ValueError(f"{len(matrices)} score matrices for {len(self.models)} models")
+            raise ParameterError(f"{len(matrices)} score matrices for {len(self.models)} models")
         n = next((m.shape[0] for m in matrices if m is not None), 0)
         out = np.zeros((n, len(self.tags)), dtype=np.float64)
         for model, mapping, thr, raw in zip(self.models, self.targets, self._thresholds, matrices):
             if raw is None:
                 continue
             if raw.shape != (n, len(mapping)):
-                raise ValueError(f"model {model.name!r}: scores of shape {raw.shape}, expected {(n, len(mapping))}")
+                raise ParameterError(f"model {model.name!r}: scores of shape {raw.shape}, expected {(n, len(mapping))}")
             cal = calibrate(raw, thr[None, :])
             for j, target in enumerate(mapping):
                 if target is not None:

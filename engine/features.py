@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .errors import ParameterError
+
 ExcerptPolicy = Literal["centre", "patches"]
 LogCompression = Literal["db", "log10_10000"]
 
@@ -76,7 +78,7 @@ class FeatureSpec:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown FeatureSpec fields: {sorted(unknown)}")
+            raise ParameterError(f"unknown FeatureSpec fields: {sorted(unknown)}")
         return cls(**data)
 
     def with_(self, **changes: Any) -> "FeatureSpec":
@@ -130,7 +132,7 @@ class LogMel:
         else:
             fb = torch.as_tensor(filterbank, dtype=torch.float32).to(self.device)
             if tuple(fb.shape) != (spec.n_mels, spec.n_fft // 2 + 1):
-                raise ValueError(f"mel filterbank of shape {tuple(fb.shape)}; the spec needs "
+                raise ParameterError(f"mel filterbank of shape {tuple(fb.shape)}; the spec needs "
                                  f"{(spec.n_mels, spec.n_fft // 2 + 1)}")
             self.fb = fb.contiguous()
 
@@ -189,7 +191,7 @@ class LogMel:
             return db
         if spec.log == "log10_10000":
             return (mel * 10000.0).add_(1.0).log10_()
-        raise ValueError(f"unknown log compression {spec.log!r}")
+        raise ParameterError(f"unknown log compression {spec.log!r}")
 
     def __call__(self, waves) -> Any:
         return self.compress(self.power_mel(waves))

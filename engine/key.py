@@ -74,6 +74,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import ParameterError
+
 MAJOR = "major"
 MINOR = "minor"
 MODES = (MAJOR, MINOR)
@@ -129,9 +131,9 @@ _SILENCE_RMS = 1e-5         # about -100 dBFS
 
 def _check_key(tonic: int, mode: str) -> tuple[int, str]:
     if isinstance(tonic, bool) or not isinstance(tonic, (int, np.integer)) or not 0 <= tonic <= 11:
-        raise ValueError(f"tonic must be a pitch class 0..11 (0 = C), not {tonic!r}")
+        raise ParameterError(f"tonic must be a pitch class 0..11 (0 = C), not {tonic!r}")
     if mode not in MODES:
-        raise ValueError(f"mode must be 'major' or 'minor', not {mode!r}")
+        raise ParameterError(f"mode must be 'major' or 'minor', not {mode!r}")
     return int(tonic), mode
 
 
@@ -159,7 +161,7 @@ def key_name(tonic: int, mode: str, notation: str = "standard") -> str:
         return f"{(_circle_position(tonic, mode) + 7) % 12 + 1}{'B' if mode == MAJOR else 'A'}"
     if notation == "openkey":
         return f"{_circle_position(tonic, mode) + 1}{'d' if mode == MAJOR else 'm'}"
-    raise ValueError(f"unknown key notation {notation!r}; choose one of {', '.join(NOTATIONS)}")
+    raise ParameterError(f"unknown key notation {notation!r}; choose one of {', '.join(NOTATIONS)}")
 
 
 def _from_circle(position: int, mode: str) -> tuple[int, str]:
@@ -300,19 +302,21 @@ def _templates(profile: str) -> np.ndarray:
     return t
 
 
-def _check_profile(profile: str) -> None:
+def check_profile(profile: str) -> str:
+    """``profile`` if it names one of :data:`KEY_PROFILES`; else :class:`ParameterError`."""
     if profile not in KEY_PROFILES:
-        raise ValueError(
+        raise ParameterError(
             f"unknown key profile {profile!r}; choose one of {', '.join(sorted(KEY_PROFILES))}")
+    return profile
 
 
 def key_from_chroma(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> KeyEstimate:
     """The best of the 24 keys for a 12-bin pitch-class profile (bin 0 = C), by Pearson
     correlation with the rotated ``profile``; ``confidence`` as in the module docstring."""
-    _check_profile(profile)
+    check_profile(profile)
     c = np.asarray(chroma, dtype=np.float64)
     if c.shape != (12,):
-        raise ValueError(f"chroma must have 12 values (C..B), not shape {c.shape}")
+        raise ParameterError(f"chroma must have 12 values (C..B), not shape {c.shape}")
     if not np.all(np.isfinite(c)):
         raise ValueError("chroma contains NaN or infinite values")
     sd = c.std()
@@ -379,14 +383,14 @@ def _estimate_tuning(mean_spectrum: np.ndarray, sr: int, n_fft: int) -> float:
 
 def _check_audio(y: np.ndarray, sr: int) -> np.ndarray:
     if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ValueError(f"sample rate must be a positive whole number of Hz, not {sr!r}")
+        raise ParameterError(f"sample rate must be a positive whole number of Hz, not {sr!r}")
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"audio must be mono (one dimension), not shape {y.shape}")
+        raise ParameterError(f"audio must be mono (one dimension), not shape {y.shape}")
     if y.size == 0:
         raise ValueError("audio is empty: no key can be found")
     if not np.issubdtype(y.dtype, np.floating):
-        raise ValueError(f"audio must be floating point samples, not {y.dtype}")
+        raise ParameterError(f"audio must be floating point samples, not {y.dtype}")
     y = y.astype(np.float32, copy=False)
     if not np.all(np.isfinite(y)):
         raise ValueError("audio contains NaN or infinite samples")
@@ -425,5 +429,5 @@ def chroma_profile(y: np.ndarray, sr: int) -> np.ndarray:
 
 def estimate_key(y: np.ndarray, sr: int, profile: str = DEFAULT_PROFILE) -> KeyEstimate:
     """The global key of mono float audio: :func:`chroma_profile`, then :func:`key_from_chroma`."""
-    _check_profile(profile)
+    check_profile(profile)
     return key_from_chroma(chroma_profile(y, sr), profile)

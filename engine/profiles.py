@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import ParameterError
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -48,7 +50,7 @@ def profile_models(spec: str | Sequence[str] | None = None) -> list[str]:
         return [spec]
     models = [str(m) for m in spec]
     if not models:
-        raise ValueError("an analysis profile needs at least one model")
+        raise ParameterError("an analysis profile needs at least one model")
     return models
 
 

@@ -24,6 +24,8 @@ import os
 import re
 from collections.abc import Iterable
 
+from .errors import ParameterError
+
 # everything str.splitlines() breaks on: some readers split on more than \n and \r
 LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _LINE_BREAK_RE = re.compile(f"[{re.escape(LINE_BREAKS)}]")
@@ -59,7 +61,7 @@ def m3u_path(path: str) -> str:
     path that would read as a comment (``#…``) or lose leading white space when players strip
     the line is written as ``./…``, which names the same file."""
     if m3u_path_problem(path) is not None:
-        raise ValueError(f"not representable in M3U8: {path!r}")
+        raise ParameterError(f"not representable in M3U8: {path!r}")
     if path[0] == "#" or path[0].isspace():
         return os.curdir + os.sep + path
     return path

@@ -37,6 +37,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..errors import ParameterError
+
 NUM_ZEROS = 64                          # zero crossings of the sinc kept on each side
 PRECISION_BITS = 9                      # table entries per zero crossing = 2**9
 TABLE_PER_ZERO = 2 ** PRECISION_BITS    # 512
@@ -268,10 +270,10 @@ def resample_kaiser_best(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndar
     """
     orig_sr, target_sr = int(orig_sr), int(target_sr)
     if orig_sr <= 0 or target_sr <= 0:
-        raise ValueError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
+        raise ParameterError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
     x = np.asarray(y, dtype=np.float32)
     if x.ndim != 1:
-        raise ValueError(f"expected a 1-D signal, got shape {x.shape}")
+        raise ParameterError(f"expected a 1-D signal, got shape {x.shape}")
     if orig_sr == target_sr:
         return x.copy()
     sample_ratio = float(target_sr) / orig_sr

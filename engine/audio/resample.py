@@ -5,6 +5,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import ParameterError
+
 
 def _soxr_hq(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     import soxr
@@ -33,6 +35,6 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int, method: str = "soxr_hq
     try:
         fn = RESAMPLERS[method]
     except KeyError:
-        raise ValueError(f"unknown resampler {method!r}; known: {sorted(RESAMPLERS)}") from None
+        raise ParameterError(f"unknown resampler {method!r}; known: {sorted(RESAMPLERS)}") from None
     return np.ascontiguousarray(fn(np.ascontiguousarray(y, dtype=np.float32), orig_sr, target_sr),
                                 dtype=np.float32)

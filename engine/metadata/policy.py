@@ -40,6 +40,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..vocab import CATEGORIES, TagInfo
 from .filetags import SCORES_FIELD, STANDARD_FIELDS, FileTags, normalise_field
 
@@ -68,13 +69,13 @@ class CategoryRule:
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, not {self.threshold}")
+            raise ParameterError(f"threshold must be between 0 and 1, not {self.threshold}")
         if self.relative is not None and not 0.0 <= self.relative <= 1.0:
-            raise ValueError(f"relative must be between 0 and 1, not {self.relative}")
+            raise ParameterError(f"relative must be between 0 and 1, not {self.relative}")
         if self.max_count < 0:
-            raise ValueError(f"max_count must be 0 or more, not {self.max_count}")
+            raise ParameterError(f"max_count must be 0 or more, not {self.max_count}")
         if self.mode is not None and self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+            raise ParameterError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
 
 
 def default_relative(category: str) -> float:
@@ -103,7 +104,7 @@ def check_field_name(name: str) -> str:
     if key in STANDARD_FIELDS:
         return key
     if not _CUSTOM_NAME.match(key) or key in _RESERVED:
-        raise ValueError(
+        raise ParameterError(
             f"{name!r} cannot be used as a custom field name (use letters, digits, '_', '-', '.', "
             f"spaces; not a standard field such as TITLE or COMMENT)")
     return key
@@ -132,32 +133,32 @@ class TagPolicy:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+            raise ParameterError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.id3_version not in (3, 4):
-            raise ValueError(f"id3_version must be 3 or 4, not {self.id3_version!r}")
+            raise ParameterError(f"id3_version must be 3 or 4, not {self.id3_version!r}")
         rules = _default_rules()
         for cat, rule in self.rules.items():
             if cat not in CATEGORIES:
-                raise ValueError(f"unknown category {cat!r} (known: {', '.join(CATEGORIES)})")
+                raise ParameterError(f"unknown category {cat!r} (known: {', '.join(CATEGORIES)})")
             rules[cat] = rule if isinstance(rule, CategoryRule) else CategoryRule(**rule)
         self.rules = rules
         fields = _default_fields()
         for cat, name in self.fields.items():
             if cat not in CATEGORIES:
-                raise ValueError(f"unknown category {cat!r} (known: {', '.join(CATEGORIES)})")
+                raise ParameterError(f"unknown category {cat!r} (known: {', '.join(CATEGORIES)})")
             fields[cat] = None if name is None else check_field_name(name)
         if any(name in ("bpm", "key") for name in fields.values()):
-            raise ValueError("the bpm and key fields hold the tempo and key analysis; "
+            raise ParameterError("the bpm and key fields hold the tempo and key analysis; "
                              "a tag category cannot be written there")
         self.fields = fields
         if self.key_notation not in ("standard", "camelot", "openkey"):
-            raise ValueError(f"key_notation must be standard, camelot or openkey, not {self.key_notation!r}")
+            raise ParameterError(f"key_notation must be standard, camelot or openkey, not {self.key_notation!r}")
         for name in ("min_bpm_confidence", "min_key_confidence"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1")
+                raise ParameterError(f"{name} must be between 0 and 1")
         self.scores_field = check_field_name(self.scores_field)
         if self.scores_field in STANDARD_FIELDS or self.scores_field in self.fields.values():
-            raise ValueError(f"the scores field {self.scores_field!r} must be a field of its own")
+            raise ParameterError(f"the scores field {self.scores_field!r} must be a field of its own")
 
     def rule(self, category: str) -> CategoryRule:
         return self.rules[category]
@@ -179,7 +180,7 @@ class TagPolicy:
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown tag policy settings: {', '.join(sorted(unknown))}")
+            raise ParameterError(f"unknown tag policy settings: {', '.join(sorted(unknown))}")
         return cls(**data)
 
     def with_mode(self, mode: str) -> "TagPolicy":
@@ -264,11 +265,11 @@ def predicted_values(scores: np.ndarray, tags: list[TagInfo], policy: TagPolicy,
     """Category -> display names that the policy would write, best first (fields not applied)."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if scores.shape[0] != len(tags):
-        raise ValueError(f"{scores.shape[0]} scores for {len(tags)} tags")
+        raise ParameterError(f"{scores.shape[0]} scores for {len(tags)} tags")
     if thresholds is not None:
         thresholds = np.asarray(thresholds, dtype=np.float64).ravel()
         if thresholds.shape[0] != len(tags):
-            raise ValueError(f"{thresholds.shape[0]} thresholds for {len(tags)} tags")
+            raise ParameterError(f"{thresholds.shape[0]} thresholds for {len(tags)} tags")
     accepted, rejected = _keyset(accept), _keyset(reject)
     out: dict[str, list[str]] = {}
     for cat in CATEGORIES:

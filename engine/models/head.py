@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ParameterError
 from .base import TaggingModel
 from .registry import build_model, register
 
@@ -35,7 +36,7 @@ class EmbeddingHead(TaggingModel):
         self.base = build_model(base_architecture, **self.base_args)
         d = int(self.base.embedding_dim)
         if d <= 0:
-            raise ValueError(f"base architecture {base_architecture!r} reports no embedding dimension")
+            raise ParameterError(f"base architecture {base_architecture!r} reports no embedding dimension")
         self.embedding_dim = d
         self.register_buffer("emb_mean", torch.zeros(d))
         self.register_buffer("emb_scale", torch.ones(d))

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ParameterError
 from .base import TaggingModel
 from .registry import register
 
@@ -167,7 +168,7 @@ class MusicnnVGG(TaggingModel):
 
     def forward_with_embedding(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.shape[-1] != self.n_frames:
-            raise ValueError(f"vgg needs {self.n_frames}-frame patches, got {x.shape[-1]}")
+            raise ParameterError(f"vgg needs {self.n_frames}-frame patches, got {x.shape[-1]}")
         h = self.input_bn(x.transpose(1, 2).unsqueeze(1))                    # [B, 1, T, mel]
         for i, (conv, bn, pool) in enumerate(zip(self.convs, self.bns, self.pools)):
             if i > 0:

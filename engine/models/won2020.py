@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ParameterError
 from .base import TaggingModel
 from .registry import register
 
@@ -161,7 +162,7 @@ class WonFCN(_WonFrontEnd):
             h = getattr(self, f"layer{i + 1}")(h)
         emb = h.flatten(1)
         if emb.shape[1] != self.embedding_dim:
-            raise ValueError(f"won-fcn needs 29-s inputs (1813 frames), got {x.shape[-1]} frames")
+            raise ParameterError(f"won-fcn needs 29-s inputs (1813 frames), got {x.shape[-1]} frames")
         return self.dense(self.dropout(emb)), emb
 
 
@@ -191,7 +192,7 @@ class WonCRNN(_WonFrontEnd):
         for i in range(len(self.POOLS)):
             h = getattr(self, f"layer{i + 1}")(h)
         if h.shape[2] != 1:
-            raise ValueError(f"won-crnn needs {self.n_mels} mel bands, got {x.shape[1]}")
+            raise ParameterError(f"won-crnn needs {self.n_mels} mel bands, got {x.shape[1]}")
         seq, _ = self.layer5(h[:, :, 0].transpose(1, 2))                      # [B, steps, units]
         emb = seq[:, -1]
         return self.dense(self.dropout(emb)), emb

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ParameterError
+
 PRIOR_CENTRE_BPM = 120.0
 PRIOR_WIDTH_OCTAVES = 0.8
 VARIABLE_SPREAD = 0.08
@@ -44,7 +46,7 @@ class TempoRange:
 
     def __post_init__(self) -> None:
         if not (20.0 <= self.low and self.high <= 400.0 and self.high >= 2 * self.low * 0.99):
-            raise ValueError(f"tempo range {self.low:g}–{self.high:g} BPM: it must span at least "
+            raise ParameterError(f"tempo range {self.low:g}–{self.high:g} BPM: it must span at least "
                              "an octave (high ≥ 2 × low) within 20–400 BPM")
 
 

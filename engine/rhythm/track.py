@@ -36,10 +36,12 @@ def analyse_file(path: str | os.PathLike, *, quick: bool = True,
                  model: str | None = None) -> TrackRhythm:
     """Decode ``path`` (only the middle :data:`QUICK_EXCERPT_S` seconds when ``quick``) and
     analyse its beats, tempo and key. Raises the decoder's :class:`engine.errors.AudioError`
-    for a file that cannot be read."""
+    for a file that cannot be read, :class:`engine.errors.ParameterError` for an unknown
+    ``key_profile`` (before decoding)."""
     from ..audio.decode import load_audio, probe
-    from ..key import DEFAULT_PROFILE, estimate_key
+    from ..key import DEFAULT_PROFILE, check_profile, estimate_key
 
+    key_profile = check_profile(key_profile or DEFAULT_PROFILE)
     info = probe(path)
     start, end = excerpt_bounds(info.duration_s, QUICK_EXCERPT_S if quick else None)
     y = load_audio(path, SAMPLE_RATE, start_s=start, duration_s=end - start if quick else None,
@@ -52,7 +54,7 @@ def analyse_file(path: str | os.PathLike, *, quick: bool = True,
                                      downbeats=rhythm.downbeats + start,
                                      start_s=start, end_s=start + len(y) / SAMPLE_RATE)
     try:
-        key = estimate_key(y, SAMPLE_RATE, key_profile or DEFAULT_PROFILE)
+        key = estimate_key(y, SAMPLE_RATE, key_profile)
     except ValueError:     # silence: no key to hear
         key = None
     return TrackRhythm(str(path), info.duration_s, rhythm, key)

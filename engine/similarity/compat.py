@@ -14,12 +14,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import ParameterError
+
 
 def tempo_mask(seed_bpm: float, bpms: np.ndarray, percent: float, *, octaves: bool = True) -> np.ndarray:
     """Boolean [n]: ``bpms`` (NaN: unknown) within ``percent`` % of ``seed_bpm`` (or its
     double/half when ``octaves``)."""
-    if not percent >= 0:
-        raise ValueError(f"the tempo tolerance must be 0 % or more, not {percent}")
+    if not 0 <= percent <= 100:
+        raise ParameterError(f"the tempo tolerance (bpm_within) must be a percentage between 0 and "
+                             f"100, not {percent:g}")
     b = np.asarray(bpms, dtype=np.float64)
     ok = np.zeros(b.shape, dtype=bool)
     finite = np.isfinite(b)

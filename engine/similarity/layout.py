@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from engine.errors import TagAtlasError
+from engine.errors import ParameterError, TagAtlasError
 from engine.similarity.embeddings import l2_normalize
 from engine.similarity.index import knn
 
@@ -222,7 +222,7 @@ def place_new(ref_coords: np.ndarray, ref_vectors: np.ndarray, new_vectors: np.n
     new_x = l2_normalize(np.asarray(new_vectors, dtype=np.float32))
     m, n = new_x.shape[0], ref_x.shape[0]
     if ref_coords.shape != (n, 2):
-        raise ValueError(f"ref_coords must be [{n}, 2], got {ref_coords.shape}")
+        raise ParameterError(f"ref_coords must be [{n}, 2], got {ref_coords.shape}")
     if m == 0:
         return np.zeros((0, 2), dtype=np.float32)
     if n == 0:

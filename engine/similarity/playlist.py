@@ -13,6 +13,7 @@ from typing import Hashable, Sequence
 
 import numpy as np
 
+from engine.errors import ParameterError
 from engine.safe_export import m3u_path, m3u_path_problem, m3u_title, visible
 from engine.similarity.embeddings import l2_normalize
 from engine.similarity.index import SimilarityIndex
@@ -29,9 +30,9 @@ class _ArtistBudget:
 
     def __init__(self, codes: np.ndarray | None, limit: int | None) -> None:
         if limit is not None and limit < 1:
-            raise ValueError("max_per_artist must be at least 1")
+            raise ParameterError(f"max_per_artist (tracks per artist) must be at least 1, not {limit}")
         if limit is not None and codes is None:
-            raise ValueError("max_per_artist needs the artists given to the index")
+            raise ParameterError("max_per_artist needs the artists given to the index")
         self.codes, self.limit = codes, limit
         self.count: dict[int, int] = {}
 
@@ -61,13 +62,13 @@ def smooth_playlist(index: SimilarityIndex, seeds: Hashable | Sequence[Hashable]
     The seeds open the playlist when ``include_seeds`` (and count towards ``length``).
     """
     if length < 1:
-        raise ValueError("length must be at least 1")
+        raise ParameterError(f"length (tracks in the playlist) must be at least 1, not {length}")
     if not 0.0 <= pull <= 1.0:
-        raise ValueError("pull must be between 0 and 1")
+        raise ParameterError(f"pull must be between 0 and 1, not {pull:g}")
     seeds = _as_list(seeds)
     seed_pos = index.positions(seeds)
     if len(set(seed_pos.tolist())) != len(seed_pos):
-        raise ValueError("a seed is given twice")
+        raise ParameterError("a seed is given twice")
     budget = _ArtistBudget(index.artist_codes(), max_per_artist)
     out: list[int] = []
     if include_seeds:
@@ -124,10 +125,10 @@ def path_playlist(index: SimilarityIndex, start: Hashable, end: Hashable, length
     in the library) in the middle, not at one end.
     """
     if length < 2:
-        raise ValueError("a path needs at least 2 tracks (start and end)")
+        raise ParameterError(f"length must be at least 2 for a path (its start and end), not {length}")
     a, b = index.position(start), index.position(end)
     if a == b:
-        raise ValueError("start and end are the same track")
+        raise ParameterError("start and end are the same track: a path needs two different tracks")
     budget = _ArtistBudget(index.artist_codes(), max_per_artist)
     budget.take(a)
     budget.take(b)
@@ -247,7 +248,7 @@ def render_m3u8(entries: Sequence[PlaylistEntry], playlist_file: str | os.PathLi
     relative path starting with ``#`` is written ``./#…`` (see :mod:`engine.safe_export`).
     """
     if paths not in ("auto", "relative", "absolute"):
-        raise ValueError("paths must be 'auto', 'relative' or 'absolute'")
+        raise ParameterError(f"paths must be 'auto', 'relative' or 'absolute', not {paths!r}")
     folder = os.path.dirname(os.path.abspath(os.fsdecode(playlist_file)))
     kept: list[tuple[PlaylistEntry, str]] = []
     left_out: list[tuple[str, str]] = []

@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import ParameterError
+
 
 @dataclass(frozen=True)
 class Region:
@@ -84,7 +86,7 @@ def label_regions(coords: np.ndarray, scores: np.ndarray, tag_names: Sequence[st
     scores = np.asarray(scores, dtype=np.float64)
     n = coords.shape[0]
     if scores.shape[0] != n or scores.shape[1] != len(tag_names):
-        raise ValueError("scores must be [n_points, len(tag_names)]")
+        raise ParameterError("scores must be [n_points, len(tag_names)]")
     if n == 0:
         return []
     names = list(tag_names)

@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from engine.errors import ParameterError
 from engine.similarity.regions import Region
 
 #: Tableau 10 without its grey (grey means "other"), plus two distinct extras.
@@ -28,7 +29,7 @@ def top_labels(scores: np.ndarray, names: Sequence[str], *, use: Sequence[bool] 
     names = list(names)
     cols = np.arange(len(names)) if use is None else np.flatnonzero(np.asarray(use, dtype=bool))
     if cols.size == 0:
-        raise ValueError("no tags to colour by")
+        raise ParameterError("no tags to colour by")
     merged: dict[str, list[int]] = {}
     for j in cols:
         merged.setdefault(names[j], []).append(int(j))
@@ -83,14 +84,14 @@ def render_map(out_path: str | os.PathLike, coords: np.ndarray, *,
     coords = np.asarray(coords, dtype=np.float32)
     n = coords.shape[0]
     if (categories is None) == (values is None):
-        raise ValueError("give exactly one of categories or values")
+        raise ParameterError("give exactly one of categories or values")
     size, alpha = _point_style(n)
     fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
     try:
         if categories is not None:
             cats = np.asarray(categories, dtype=object)
             if cats.shape[0] != n:
-                raise ValueError(f"{cats.shape[0]} categories for {n} points")
+                raise ParameterError(f"{cats.shape[0]} categories for {n} points")
             counts = Counter(cats.tolist())
             order = [c for c, _ in counts.most_common() if c != OTHER]
             if OTHER in counts:
@@ -114,7 +115,7 @@ def render_map(out_path: str | os.PathLike, coords: np.ndarray, *,
         else:
             vals = np.asarray(values, dtype=np.float32)
             if vals.shape[0] != n:
-                raise ValueError(f"{vals.shape[0]} values for {n} points")
+                raise ParameterError(f"{vals.shape[0]} values for {n} points")
             order = np.argsort(vals, kind="stable")  # high values drawn on top
             sc = ax.scatter(coords[order, 0], coords[order, 1], s=size, c=vals[order],
                             cmap="viridis", alpha=alpha, linewidths=0, rasterized=True)
