@@ -48,6 +48,7 @@ _EXPORTS = {
     # errors
     "TagAtlasError": "engine.errors", "AudioError": "engine.errors", "ModelError": "engine.errors",
     "MetadataError": "engine.errors", "LibraryError": "engine.errors",
+    "ParameterError": "engine.errors", "DeviceError": "engine.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .audio.excerpts import DecodedTrack, Segment, decode_for_spec, pad_wave, patch_starts, short_warning
 from .bundle import DEFAULT_MODEL, BundleInfo, load_bundle
-from .errors import AudioError, DecoderCrashError, ModelError, TagAtlasError
+from .errors import AudioError, DecoderCrashError, DeviceError, ModelError
 from .features import FeatureSpec, LogMel
 from .vocab import TagInfo
 
@@ -69,14 +69,31 @@ TagResult = TrackTags | TrackFailure
 
 
 def pick_device(requested: str | None = None) -> str:
-    """``requested`` if given (e.g. "cpu", "cuda", "cuda:1"), else CUDA when present, else CPU.
-    The environment variable TAGATLAS_DEVICE overrides the automatic choice."""
+    """``requested`` if given (e.g. "cpu", "cuda", "cuda:1"), else CUDA when present, else CPU
+    (``None`` or ``"auto"``). The environment variable TAGATLAS_DEVICE overrides the automatic
+    choice. Raises :class:`~engine.errors.DeviceError` when the device asked for is not there."""
     import torch
 
-    requested = requested or os.environ.get("TAGATLAS_DEVICE") or None
-    if requested:
-        if requested.startswith("cuda") and not torch.cuda.is_available():
-            raise TagAtlasError("CUDA was requested but no NVIDIA GPU is available; use --device cpu")
+    source = ""
+    if requested in (None, "", "auto"):
+        requested = os.environ.get("TAGATLAS_DEVICE") or None
+        source = " (from TAGATLAS_DEVICE)"
+    if requested and requested != "auto":
+        try:
+            dev = torch.device(requested)
+        except (RuntimeError, ValueError):
+            raise DeviceError(f"{requested!r}{source} is not a device; use cpu, cuda, or cuda:N "
+                              "for the GPU numbered N") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise DeviceError(f"the device {requested!r}{source} needs an NVIDIA GPU with CUDA, and "
+                              "none is available on this machine; use --device cpu")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            n = torch.cuda.device_count()
+            raise DeviceError(f"the device {requested!r}{source} does not exist: this machine has "
+                              f"{n} GPU{'s' if n != 1 else ''} (cuda:0 to cuda:{n - 1})")
+        if dev.type == "mps" and not torch.backends.mps.is_available():
+            raise DeviceError(f"the device {requested!r}{source} needs Apple's Metal (MPS), and it "
+                              "is not available on this machine; use --device cpu")
         return requested
     return "cuda" if torch.cuda.is_available() else "cpu"
 

@@ -169,9 +169,12 @@ def test_device_is_cpu_without_a_gpu_and_cuda_requests_fail_plainly():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     assert pick_device() == "cpu"
-    from engine.errors import TagAtlasError
-    with pytest.raises(TagAtlasError, match="no NVIDIA GPU"):
+    from engine.errors import DeviceError, TagAtlasError
+    with pytest.raises(DeviceError, match="needs an NVIDIA GPU") as caught:
         pick_device("cuda")
+    assert isinstance(caught.value, TagAtlasError)
+    with pytest.raises(DeviceError, match="'gpu' is not a device"):
+        pick_device("gpu")
 
 
 @pytest.mark.cuda
