@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from engine.errors import ParameterError
 from engine.features import FeatureSpec
 
 from .shards import DatasetMeta, Index, open_shard, read_index, read_meta
@@ -66,11 +67,11 @@ class ShardDataset(Dataset):
                  augment: Augment | None = None, seed: int = 0, index: Index | None = None,
                  meta: DatasetMeta | None = None) -> None:
         if mode not in ("train", "eval"):
-            raise ValueError(f"mode must be 'train' or 'eval', not {mode!r}")
+            raise ParameterError(f"mode must be 'train' or 'eval', not {mode!r}")
         self.root = Path(root)
         self.meta = meta or read_meta(self.root)
         if not self.meta.complete:
-            raise ValueError(f"{self.root}: preparation did not finish; rerun the same prepare command")
+            raise ParameterError(f"{self.root}: preparation did not finish; rerun the same prepare command")
         index = index or read_index(self.root)
         self.rows = index.select(split)
         self.split, self.mode, self.seed = split, mode, seed

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.errors import ParameterError
 from engine.features import FeatureSpec
+from engine.tagger import pick_device
 
 from .data import ShardDataset, StridedSampler, make_loader
 from .metrics import accuracy_at, best_f1_thresholds, f1_at, macro, mean_ci, per_tag_auc
@@ -72,8 +74,9 @@ def evaluate(sources: list[str], data: str, out: str | os.PathLike | None = None
              batch_size: int = 64, workers: int = 2, plots: bool = True) -> dict[str, Any]:
     """Evaluate ``sources`` (N runs of one setup) on ``data``; returns what ``metrics.json`` holds."""
     if not sources:
-        raise ValueError("name at least one run folder, checkpoint or bundle to evaluate")
-    dev = torch.device(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+        raise ParameterError("name at least one run folder, checkpoint or bundle to evaluate")
+    dev = torch.device(pick_device(device) if device != "auto"
+                       else ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = amp_dtype(FitConfig(amp="auto"), dev)
     meta = read_meta(data)
     index = read_index(data)
@@ -82,12 +85,12 @@ def evaluate(sources: list[str], data: str, out: str | os.PathLike | None = None
     for src in sources:
         lm = load_for_eval(src, dev)
         if lm.spec != meta.spec:
-            raise ValueError(f"{src}: its FeatureSpec differs from the one {data} was prepared with; "
+            raise ParameterError(f"{src}: its FeatureSpec differs from the one {data} was prepared with; "
                              "prepare the data with the model's spec")
         y_val, p_val, cols = _predict_split(lm, data, valid_split, index, meta, dev, dtype, batch_size, workers)
         y, p, cols_t = _predict_split(lm, data, split, index, meta, dev, dtype, batch_size, workers)
         if not cols:
-            raise ValueError(f"{src}: none of its tags are in {data}")
+            raise ParameterError(f"{src}: none of its tags are in {data}")
         thresholds, val_f1 = best_f1_thresholds(y_val, p_val)
         roc, pr = per_tag_auc(y, p)
         acc = accuracy_at(y, p, 0.5)
@@ -151,7 +154,7 @@ def _num(v) -> float | None:
 def _default_out(loaded: list[LoadedModel]) -> Path:
     if len(loaded) == 1 and loaded[0].run_dir is not None:
         return loaded[0].run_dir / "eval"
-    raise ValueError("say where to write the evaluation with --out")
+    raise ParameterError("say where to write the evaluation with --out")
 
 
 def _write_per_tag_csv(path: Path, result: dict) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from engine.bundle import BundleInfo, save_bundle
+from engine.errors import ParameterError
 from engine.features import FeatureSpec
 from engine.paths import user_models_dir
 from engine.vocab import TagInfo, display_name, msd_category
@@ -50,7 +51,7 @@ def export(source: str | os.PathLike, name: str, *, out_dir: str | os.PathLike |
     when present): its thresholds and test metrics go into the bundle. Returns the JSON path.
     """
     if not _NAME_OK.match(name):
-        raise ValueError(f"bundle name {name!r}: use letters, digits, '.', '_' and '-' only")
+        raise ParameterError(f"bundle name {name!r}: use letters, digits, '.', '_' and '-' only")
     src = Path(source)
     ckpt = resolve_checkpoint(src)
     if ckpt is None:

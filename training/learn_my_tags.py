@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.bundle import DEFAULT_MODEL, BundleInfo, load_bundle, save_bundle
+from engine.errors import ParameterError
 from engine.paths import user_models_dir
 from engine.vocab import TagInfo
 
@@ -215,7 +216,7 @@ def learn_my_tags(cfg: LearnConfig, progress: Callable[[int, int, str], None] | 
                               "pass --overwrite or choose another --name")
     tracks, spellings = labelled_tracks(cfg.db)
     if not tracks:
-        raise ValueError("no track in the library carries a genre or mood yet; tag some tracks "
+        raise ParameterError("no track in the library carries a genre or mood yet; tag some tracks "
                          "(or scan a folder whose files have them) first")
     tracks, X, notes = gather_embeddings(tracks, cfg, progress)
     vocab = build_vocabulary(tracks, spellings, min_positives=cfg.min_positives,
@@ -248,7 +249,7 @@ def learn_my_tags(cfg: LearnConfig, progress: Callable[[int, int, str], None] | 
 
     model = EmbeddingHead(base_info.architecture, base_info.arch_args, len(keep), cfg.hidden)
     if model.embedding_dim != X.shape[1]:
-        raise ValueError(f"{cfg.base}: embeddings of size {X.shape[1]} in the library, but the model "
+        raise ParameterError(f"{cfg.base}: embeddings of size {X.shape[1]} in the library, but the model "
                          f"produces {model.embedding_dim}; rescan the library with this model")
     model.base.load_state_dict(base_model.state_dict())
     model.head.load_state_dict(head.state_dict())

@@ -284,8 +284,12 @@ def default_workers() -> int:
 
 
 def _pick_device(device: str | None) -> str:
-    if device:
-        return device
+    """The device asked for (checked: :class:`engine.errors.DeviceError` when it is not
+    there), else CUDA when present, else the CPU."""
+    if device and device != "auto":
+        from engine.tagger import pick_device
+
+        return pick_device(device)
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -41,6 +41,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from engine.errors import ParameterError
+
 #: relative slack for the tempo tolerance comparisons (floating-point boundary cases)
 _EPS = 1e-9
 
@@ -51,9 +53,9 @@ ACCURACY2_FACTORS: tuple[float, ...] = (1.0, 2.0, 3.0, 1.0 / 2.0, 1.0 / 3.0)
 def _check_tempi(est_bpm: float, ref_bpm: float, tol: float) -> tuple[float, float, float]:
     est, ref, tol = float(est_bpm), float(ref_bpm), float(tol)
     if not np.isfinite(ref) or ref <= 0:
-        raise ValueError(f"reference tempo must be a positive number, got {ref_bpm!r}")
+        raise ParameterError(f"reference tempo must be a positive number, got {ref_bpm!r}")
     if not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"tolerance must be a non-negative number, got {tol!r}")
+        raise ParameterError(f"tolerance must be a non-negative number, got {tol!r}")
     return est, ref, tol
 
 
@@ -87,7 +89,7 @@ def match_beats(est: np.ndarray | Sequence[float], ref: np.ndarray | Sequence[fl
                 window: float = 0.07) -> int:
     """Size of a maximum one-to-one matching with ``|est - ref| <= window`` (sorted inputs not required)."""
     if window < 0:
-        raise ValueError(f"window must be non-negative, got {window!r}")
+        raise ParameterError(f"window must be non-negative, got {window!r}")
     e = np.sort(np.asarray(est, dtype=float).ravel())
     r = np.sort(np.asarray(ref, dtype=float).ravel())
     matches = 0

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import ParameterError
 from engine.features import FeatureSpec
 from engine.vocab import TagInfo, tag_infos_from_json
 
@@ -68,7 +69,7 @@ class DatasetMeta:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "DatasetMeta":
         if d.get("format_version", 1) > FORMAT_VERSION:
-            raise ValueError("this prepared data set needs a newer Tag Atlas")
+            raise ParameterError("this prepared data set needs a newer Tag Atlas")
         return cls(d["dataset"], FeatureSpec.from_dict(d["feature_spec"]),
                    tag_infos_from_json(d["tags"]), int(d["stored_frames"]), int(d["shard_size"]),
                    int(d["n_shards"]), d["fingerprint"], d.get("notes", ""), bool(d.get("complete")))
@@ -129,7 +130,7 @@ def read_index(root: str | os.PathLike) -> Index:
         reader = csv.reader(f)
         header = next(reader)
         if tuple(header) != INDEX_COLUMNS:
-            raise ValueError(f"{path}: unexpected columns {header}")
+            raise ParameterError(f"{path}: unexpected columns {header}")
         for row in reader:
             keys.append(row[0])
             splits.append(row[1])

@@ -32,7 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.errors import ParameterError
 from engine.models.registry import architecture_class, build_model
+from engine.tagger import pick_device
 
 from .data import Augment, EpochSampler, ShardDataset, StridedSampler, make_loader, mixup
 from .metrics import macro_auc
@@ -129,6 +131,8 @@ def setup_distributed(device: str) -> Dist:
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if device == "auto":
         device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
+    else:
+        device = pick_device(device)   # DeviceError, in words, when it is not there
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
@@ -144,7 +148,7 @@ def amp_dtype(cfg: FitConfig, device: torch.device) -> torch.dtype | None:
         return torch.bfloat16
     if cfg.amp in ("fp16", "auto"):
         return torch.float16
-    raise ValueError(f"amp must be auto, bf16, fp16 or off, not {cfg.amp!r}")
+    raise ParameterError(f"amp must be auto, bf16, fp16 or off, not {cfg.amp!r}")
 
 
 # --- model ---------------------------------------------------------------------------------------
@@ -246,7 +250,7 @@ def initial_weights(model: torch.nn.Module, source: str) -> list[str]:
     own = model.state_dict()
     usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
     if not usable:
-        raise ValueError(f"{source}: no weights fit this architecture")
+        raise ParameterError(f"{source}: no weights fit this architecture")
     model.load_state_dict(usable, strict=False)
     return sorted(set(own) - set(usable))
 
@@ -331,7 +335,7 @@ def fit(cfg: FitConfig, on_epoch_end: Callable[[dict[str, float]], bool | None] 
                              index=index, meta=meta)
     val_set = ShardDataset(cfg.data, "valid", mode="eval", index=index, meta=meta)
     if len(train_set) == 0 or len(val_set) == 0:
-        raise ValueError(f"{cfg.data}: needs items in both the train and valid splits "
+        raise ParameterError(f"{cfg.data}: needs items in both the train and valid splits "
                          f"(has {len(train_set)} and {len(val_set)})")
     sampler = EpochSampler(train_set, num_replicas=dist.world, rank=dist.rank, seed=cfg.seed)
     per_rank = len(sampler)
@@ -377,7 +381,7 @@ def fit(cfg: FitConfig, on_epoch_end: Callable[[dict[str, float]], bool | None] 
     elif cfg.schedule == "none":
         scheduler = None
     else:
-        raise ValueError(f"schedule must be plateau, cosine or none, not {cfg.schedule!r}")
+        raise ParameterError(f"schedule must be plateau, cosine or none, not {cfg.schedule!r}")
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     if cfg.resume:
         train_state = torch.load(last_dir / "train_state.pt", map_location=device, weights_only=True)

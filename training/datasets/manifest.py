@@ -23,6 +23,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from engine.errors import ParameterError
 from engine.vocab import CATEGORIES, TagInfo, display_name, msd_category
 
 from . import SPLITS, Catalog, Item, hash_split, split_multi
@@ -38,15 +39,15 @@ def read_manifest(csv_path: str | os.PathLike, *, min_count: int = 1,
         reader = csv.DictReader(f)
         fields = [c.strip().lower() for c in (reader.fieldnames or [])]
         if "path" not in fields or "tags" not in fields:
-            raise ValueError(f"{csv_path}: a manifest needs the columns 'path' and 'tags' "
+            raise ParameterError(f"{csv_path}: a manifest needs the columns 'path' and 'tags' "
                              f"(found: {', '.join(fields) or 'none'})")
         for n, raw in enumerate(reader, start=2):
             row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
             if not row.get("path"):
-                raise ValueError(f"{csv_path}, line {n}: empty path")
+                raise ParameterError(f"{csv_path}, line {n}: empty path")
             split = row.get("split", "").lower()
             if split and split not in SPLITS:
-                raise ValueError(f"{csv_path}, line {n}: split {split!r} is not one of {', '.join(SPLITS)}")
+                raise ParameterError(f"{csv_path}, line {n}: split {split!r} is not one of {', '.join(SPLITS)}")
             rows.append((n, row))
 
     counts = Counter(t for _, row in rows for t in split_multi(row.get("tags", "")))
@@ -55,7 +56,7 @@ def read_manifest(csv_path: str | os.PathLike, *, min_count: int = 1,
     categories = categories or {}
     bad = {t: c for t, c in categories.items() if c not in CATEGORIES}
     if bad:
-        raise ValueError(f"unknown categories {bad}; use one of {', '.join(CATEGORIES)}")
+        raise ParameterError(f"unknown categories {bad}; use one of {', '.join(CATEGORIES)}")
     infos = [TagInfo(t, categories.get(t, msd_category(t)), display_name(t)) for t in chosen]
 
     items, missing, seen = [], [], set()
@@ -64,7 +65,7 @@ def read_manifest(csv_path: str | os.PathLike, *, min_count: int = 1,
         path = p if p.is_absolute() else base / p
         key = row.get("key") or row["path"]
         if key in seen:
-            raise ValueError(f"{csv_path}, line {n}: duplicate key {key!r}")
+            raise ParameterError(f"{csv_path}, line {n}: duplicate key {key!r}")
         seen.add(key)
         if check_files and not path.is_file():
             missing.append((key, f"audio file not found: {path}"))

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.audio.decode import SUPPORTED_EXTENSIONS
+from engine.errors import ParameterError
 from engine.vocab import msd50_tag_infos
 
 from . import SPLITS, Catalog, Item
@@ -70,11 +71,11 @@ def read_msd(split_dir: str | os.PathLike, audio_dir: str | os.PathLike, *,
         ids = _read_lines(ids_path)
         y = np.load(y_path, allow_pickle=False)
         if y.ndim != 2 or y.shape != (len(ids), len(names)):
-            raise ValueError(f"{y_path}: labels of shape {y.shape}, expected ({len(ids)}, {len(names)})")
+            raise ParameterError(f"{y_path}: labels of shape {y.shape}, expected ({len(ids)}, {len(names)})")
         fn_path = split_dir / f"{split}_x_filename.txt"
         filenames = _read_lines(fn_path) if fn_path.is_file() else None
         if filenames is not None and len(filenames) != len(ids):
-            raise ValueError(f"{fn_path}: {len(filenames)} lines for {len(ids)} track IDs")
+            raise ParameterError(f"{fn_path}: {len(filenames)} lines for {len(ids)} track IDs")
         for i, track_id in enumerate(ids):
             path = None
             if filenames is not None:

@@ -18,6 +18,7 @@ import csv
 import os
 from pathlib import Path
 
+from engine.errors import ParameterError
 from engine.vocab import MTT50_TAGS, TagInfo, display_name, mtt50_tag_infos, mtt_category
 
 from . import Catalog, Item
@@ -57,7 +58,7 @@ def read_annotations(csv_path: str | os.PathLike) -> tuple[list[str], list[tuple
         reader = csv.reader(f, delimiter="\t")
         header = next(reader)
         if not header or header[0] != "clip_id" or header[-1] != "mp3_path":
-            raise ValueError(f"{csv_path}: not a MagnaTagATune annotations file "
+            raise ParameterError(f"{csv_path}: not a MagnaTagATune annotations file "
                              "(expected tab-separated columns clip_id, <tags…>, mp3_path)")
         tag_names = header[1:-1]
         rows = []
@@ -65,7 +66,7 @@ def read_annotations(csv_path: str | os.PathLike) -> tuple[list[str], list[tuple
             if not row:
                 continue
             if len(row) != len(header):
-                raise ValueError(f"{csv_path}, line {n}: {len(row)} columns, expected {len(header)}")
+                raise ParameterError(f"{csv_path}, line {n}: {len(row)} columns, expected {len(header)}")
             tags = {t for t, v in zip(tag_names, row[1:-1]) if v.strip() not in ("", "0")}
             rows.append((row[0], row[-1], tags))
     return tag_names, rows
@@ -97,7 +98,7 @@ def read_mtt(root: str | os.PathLike, *, audio_dir: str | os.PathLike | None = N
         chosen = list(tags)
     unknown = [t for t in chosen if t not in all_tags]
     if unknown:
-        raise ValueError(f"{csv_path}: tags not in the annotations: {', '.join(unknown)}")
+        raise ParameterError(f"{csv_path}: tags not in the annotations: {', '.join(unknown)}")
     chosen_set = set(chosen)
 
     items, missing = [], []
