@@ -172,10 +172,12 @@ def test_tag_options_policy_scores_id3_mtime(env, capsys):
     flac = mutagen.File(files["flac"])
     assert flac["GENRE"][0] == "Polka" and len(flac["GENRE"]) == 2    # merge keeps the user's first
 
-    code, out, _ = _run(capsys, db, "tag", "--threshold", "tempo=0.3")
-    assert code == 2 and "CATEGORY=VALUE" in out
-    code, out, _ = _run(capsys, db, "tag", "--max", "genre=many")
-    assert code == 2 and "not a number" in out
+    code, _, err = _run(capsys, db, "tag", "--threshold", "tempo=0.3")
+    assert code == 2 and "tagatlas: --threshold needs CATEGORY=VALUE" in err
+    code, _, err = _run(capsys, db, "tag", "--max", "genre=many")
+    assert code == 2 and "not a number" in err
+    code, _, err = _run(capsys, db, "tag", "--threshold", "genre=1.5")      # the policy's words
+    assert code == 2 and "tagatlas: threshold must be between 0 and 1, not 1.5" in err
     code, out, _ = _run(capsys, db, "tag", "nothing-matches-this")
     assert code == 0 and "no track analysed" in out
 

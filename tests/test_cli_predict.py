@@ -24,7 +24,7 @@ def test_table_shows_top_tags_and_errors(setup, capsys):
     bundle, song, bad = setup
     code = main(["predict", "--model", str(bundle), "--top", "3", "--workers", "0", str(song), str(bad)])
     out = capsys.readouterr()
-    assert code == 0
+    assert code == 1                                   # one of the two files failed
     lines = out.out.splitlines()
     assert lines[0].endswith("song.flac") and len([l for l in lines[1:4] if "(" in l]) == 3
     assert "error: this is a text file, not audio" in out.out
@@ -35,14 +35,16 @@ def test_json_has_every_score(setup, capsys):
     bundle, song, bad = setup
     code = main(["predict", "--model", str(bundle), "--json", "--workers", "0", str(song), str(bad)])
     data = json.loads(capsys.readouterr().out)
-    assert code == 0 and len(data) == 2
+    assert code == 1 and len(data) == 2
     assert len(data[0]["scores"]) == 50 and "rock" in data[0]["scores"]
     assert data[1]["kind"] == "UnsupportedFormatError"
 
 
-def test_exit_code_is_non_zero_only_when_every_file_failed(setup, capsys):
-    bundle, _, bad = setup
-    assert main(["predict", "--model", str(bundle), "--workers", "0", str(bad)]) == 1
+def test_exit_codes_follow_the_table(setup, capsys):
+    """1 when some files failed, 2 when every file failed (engine.cli._common.EXIT_CODES)."""
+    bundle, song, bad = setup
+    assert main(["predict", "--model", str(bundle), "--workers", "0", str(bad)]) == 2
+    assert main(["predict", "--model", str(bundle), "--workers", "0", str(song), str(bad)]) == 1
 
 
 def test_unknown_model_is_a_plain_error(setup, capsys):

@@ -266,16 +266,16 @@ def test_cli_runs_the_whole_pipeline(dataset, tmp_path, capsys):
     manifest = root / "src" / "manifest.csv"
     prep, run = tmp_path / "prep", tmp_path / "run"
     assert main(["prepare", "manifest", str(manifest), "--out", str(prep), "--workers", "0",
-                 "--shard-size", "8", "--spec", _spec_file(tmp_path)]) == 0
+                 "--shard-size", "8", "--spec", _spec_file(tmp_path)]) == 1   # 2 damaged files, listed
     assert main(["fit", "--model", "tiny", "--data", str(prep), "--out", str(run), "--epochs", "1",
                  "--batch-size", "4", "--workers", "0", "--quiet", "--arch-arg", "width=8"]) == 0
     assert main(["evaluate", str(run), "--workers", "0", "--no-plots"]) == 0
     assert main(["export", str(run), "--name", "tiny-cli"]) == 0
-    assert main(["export", str(run), "--name", "tiny-cli"]) == 1              # exists: plain error
+    assert main(["export", str(run), "--name", "tiny-cli"]) == 2              # exists: plain error
     out = capsys.readouterr()
     assert "ROC-AUC" in out.out and "already exists" in out.err
     assert load_bundle("tiny-cli")[1].arch_args["width"] == 8
-    assert main(["fit", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r2")]) == 1
+    assert main(["fit", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r2")]) == 2
     assert "prepare" in capsys.readouterr().err
 
 

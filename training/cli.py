@@ -7,6 +7,9 @@
     tagatlas-train learn-tags --name my-tags
 
 Multi-GPU: ``torchrun --standalone --nproc_per_node=N -m training.cli fit …``.
+Errors and exit codes follow the same policy as ``tagatlas`` (:func:`engine.cli.exit_codes.run_cli`):
+0 done, 1 some files failed (listed), 2 nothing could be done (a wrong option or input, said in
+plain words), 130 interrupted.
 The ``fit`` and ``learn-tags`` options are generated from :class:`training.train.FitConfig` and
 :class:`training.learn_my_tags.LearnConfig`, so every config field is a flag.
 """
@@ -21,7 +24,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from engine.errors import TagAtlasError
+from engine.cli.exit_codes import EXIT_CODES_HELP, EXIT_FAILED, exit_code, run_cli
+from engine.errors import ParameterError
 
 
 # --- dataclass <-> argparse ----------------------------------------------------------------------
@@ -81,7 +85,7 @@ def _parse_arch_args(items: list[str]) -> dict[str, Any]:
     out = {}
     for item in items:
         if "=" not in item:
-            raise ValueError(f"--arch-arg {item!r}: use KEY=VALUE")
+            raise ParameterError(f"--arch-arg {item!r}: use KEY=VALUE")
         k, v = item.split("=", 1)
         try:
             out[k] = json.loads(v)
@@ -152,8 +156,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         print(f"{len(catalog.missing)} items left out (listed in left_out.csv), e.g. "
               f"{catalog.missing[0][0]}: {catalog.missing[0][1]}", file=sys.stderr)
     if not catalog.items:
-        print("error: no audio files to prepare", file=sys.stderr)
-        return 1
+        print("tagatlas-train: no audio files to prepare", file=sys.stderr)
+        return EXIT_FAILED
     spec = load_spec(args.spec)
     res = prepare(catalog, args.out, spec, workers=args.workers, shard_size=args.shard_size,
                   excerpt_seconds=args.excerpt_seconds, device=args.device, overwrite=args.overwrite,
@@ -162,7 +166,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     print(f"{res.out_dir}: {res.n_items} clips in {res.n_shards} shards "
           f"({res.skipped_shards} already done), {res.n_failed} could not be decoded "
           f"(failures.csv), {res.n_left_out} left out (left_out.csv); {res.seconds:.1f} s")
-    return 0
+    return exit_code(res.n_items, res.n_failed)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -178,8 +182,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     else:
         cfg = _config_from_args(FitConfig, args, arch_args=_parse_arch_args(args.arch_args))
     if not cfg.data:
-        print("error: --data is required (a folder written by 'tagatlas-train prepare')", file=sys.stderr)
-        return 2
+        raise ParameterError("--data is required (a folder written by 'tagatlas-train prepare')")
     res = fit(cfg)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"{res.run_dir}: {res.epochs_run} epochs, best validation ROC-AUC {res.best_val_roc_auc:.4f} "
@@ -196,8 +199,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         ck = resolve_checkpoint(Path(args.models[0]))
         if ck is None:
-            print("error: --data is required for bundles", file=sys.stderr)
-            return 2
+            raise ParameterError("--data is required to evaluate a bundle")
         data = json.loads((ck / "state.json").read_text())["data"]
     res = evaluate(args.models, data, args.out, split=args.split, device=args.device,
                    batch_size=args.batch_size, workers=args.workers, plots=not args.no_plots)
@@ -229,7 +231,7 @@ def cmd_learn_tags(args: argparse.Namespace) -> int:
     print(res.table())
     if res.bundle is None:
         print("no bundle written: no tag could be learnt reliably")
-        return 1
+        return EXIT_FAILED
     print(f"wrote {res.bundle} ({sum(r.kept for r in res.reports)} tags)")
     return 0
 
@@ -239,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .learn_my_tags import LearnConfig
     from .train import FitConfig
 
-    ap = argparse.ArgumentParser(prog="tagatlas-train", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="tagatlas-train", description=__doc__.split("\n\n")[0],
+                                 epilog=EXIT_CODES_HELP)
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="decode a data set once into float16 log-mel shards")
@@ -311,14 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("\ninterrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
-    except (TagAtlasError, FileNotFoundError, FileExistsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_cli("tagatlas-train", args.func, args,
+                   interrupted_note="rerun the same command to resume")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
-"""Helpers shared by the sub-commands: printing paths safely and a progress line."""
+"""Helpers shared by the sub-commands: printing paths safely and a progress line (the exit
+codes and the error policy are :mod:`engine.cli.exit_codes`)."""
 from __future__ import annotations
 
-import os
 import sys
 import time
-
 
 from ..errors import printable_path as printable  # noqa: F401  (re-exported for the commands)
 

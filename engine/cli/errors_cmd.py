@@ -6,7 +6,8 @@ import json
 import time
 
 from ..errors import printable_path as printable
-from .scan import EXIT_OK, open_library
+from .exit_codes import EXIT_OK
+from .scan import open_library
 
 _STAGES = {"scan": "could not be read", "decode": "could not be decoded",
            "analyse": "could not be analysed", "write": "tags could not be written"}

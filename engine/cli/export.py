@@ -11,7 +11,8 @@ import tempfile
 
 from ..errors import printable_path as printable
 from ..safe_export import csv_row, escaped_cells_note
-from .scan import EXIT_FAILED, EXIT_OK, open_library
+from .exit_codes import EXIT_FAILED, EXIT_OK
+from .scan import open_library
 
 
 def register(sub) -> None:

@@ -81,26 +81,13 @@ def _finish(args, lib, lv, meta, track_ids, name: str, params: dict) -> int:
     return 0
 
 
-def _check(args) -> bool:
-    if args.length < 1 or (args.max_per_artist is not None and args.max_per_artist < 1):
-        print(f"tagatlas {args.command}: --length and --max-per-artist must be at least 1",
-              file=sys.stderr)
-        return False
-    return True
-
-
 def run_playlist(args: argparse.Namespace) -> int:
     from ..similarity.playlist import smooth_playlist
     from ..similarity.store import load_index
 
-    if not _check(args):
-        return 2
     with open_library(args) as lib:
         index, lv, meta = load_index(lib, args.model, args.kind)
         seeds = resolve_tracks(lib, args.seeds, index)
-        if len(set(seeds)) != len(seeds):
-            print("tagatlas playlist: a seed is given twice", file=sys.stderr)
-            return 2
         tracks = smooth_playlist(index, seeds, args.length, pull=args.pull,
                                  max_per_artist=args.max_per_artist)
         name = "Like " + " + ".join(meta[s].display() for s in seeds)
@@ -115,17 +102,9 @@ def run_path(args: argparse.Namespace) -> int:
     from ..similarity.playlist import path_playlist
     from ..similarity.store import load_index
 
-    if not _check(args):
-        return 2
-    if args.length < 2:
-        print("tagatlas path: --length must be at least 2", file=sys.stderr)
-        return 2
     with open_library(args) as lib:
         index, lv, meta = load_index(lib, args.model, args.kind)
         a, b = resolve_tracks(lib, [args.start, args.end], index)
-        if a == b:
-            print("tagatlas path: A and B are the same track", file=sys.stderr)
-            return 2
         tracks = path_playlist(index, a, b, args.length, max_per_artist=args.max_per_artist)
         name = f"From {meta[a].display()} to {meta[b].display()}"
         return _finish(args, lib, lv, meta, tracks, name,

@@ -6,6 +6,7 @@ import json
 import sys
 
 from ._common import ProgressLine, printable
+from .exit_codes import exit_code
 
 
 def register(sub) -> None:
@@ -58,4 +59,4 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {score:6.3f}  {info.display:<22} ({info.category})")
     if failed:
         print(f"{failed} of {len(results)} files could not be analysed", file=sys.stderr)
-    return 1 if results and failed == len(results) else 0
+    return exit_code(len(results) - failed, failed)

@@ -6,6 +6,7 @@ import json
 import sys
 
 from ._common import ProgressLine, printable
+from .exit_codes import exit_code
 
 
 def _bpm_range(text: str):
@@ -44,14 +45,9 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import AudioError
-    from ..key import KEY_PROFILES
     from ..rhythm import TempoRange
     from ..rhythm.track import analyse_file
 
-    if args.key_profile and args.key_profile not in KEY_PROFILES:
-        print(f"tagatlas rhythm: unknown key profile {args.key_profile!r}; choose one of "
-              f"{', '.join(KEY_PROFILES)}", file=sys.stderr)
-        return 2
     tempo_range = args.bpm_range or TempoRange()
     progress = ProgressLine("rhythm:")
     results = []
@@ -99,4 +95,4 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     if failed:
         print(f"{failed} of {len(results)} files could not be analysed", file=sys.stderr)
-    return 1 if results and failed == len(results) else 0
+    return exit_code(len(results) - failed, failed)

@@ -1,7 +1,7 @@
 """``tagatlas scan DIR...``: find the music in folders, record it in the library and analyse it.
 
 Also home of the small helpers the library commands share (opening the library from ``--db``,
-the phase-aware progress display, exit codes).
+the phase-aware progress display; the exit codes live in :mod:`engine.cli.exit_codes`).
 """
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ import time
 from typing import TextIO
 
 from ..errors import printable_path as printable
-
-#: Exit codes of the library commands.
-EXIT_OK, EXIT_SOME_FAILED, EXIT_FAILED = 0, 1, 2
+from .exit_codes import EXIT_FAILED, EXIT_OK, EXIT_SOME_FAILED, exit_code  # noqa: F401  (also imported from here)
 
 
 def open_library(args: argparse.Namespace):
@@ -34,13 +32,6 @@ def open_library(args: argparse.Namespace):
         print(f"note: an interrupted tag write had not changed {len(recovered.rolled_back)} files; "
               f"its unfinished journal entries were removed")
     return lib
-
-
-def exit_code(n_ok: int, n_failed: int) -> int:
-    """0 when nothing failed, 2 when everything attempted failed, else 1."""
-    if n_failed == 0:
-        return EXIT_OK
-    return EXIT_FAILED if n_ok == 0 else EXIT_SOME_FAILED
 
 
 _PHASES = {"walk": "finding files", "read": "reading tags", "analyse": "analysing", "rhythm": "tempo and key", "write": "writing tags",

@@ -7,8 +7,10 @@ import time
 
 import numpy as np
 
+from ..errors import LibraryError
 from ..errors import printable_path as printable
-from .scan import _duration, exit_code, open_library
+from .exit_codes import exit_code
+from .scan import _duration, open_library
 
 
 def register(sub) -> None:
@@ -45,7 +47,6 @@ def top_by_category(scores: np.ndarray, tags, thresholds: np.ndarray | None, n: 
 def _combined(lib, track, top: int) -> dict | None:
     """The profile's combined predictions in the canonical vocabulary, with their evidence:
     ``{"models", "top": {category: [(display, score, passes, evidence)]}}``."""
-    from ..errors import LibraryError
     from ..library.predictions import choose_models, library_combiner, track_predictions
 
     try:
@@ -71,7 +72,7 @@ def _describe(lib, track, top: int) -> dict:
     for a in lib.analyses_of(track.id):
         try:
             tags = lib.model_tags(a.model)
-        except Exception:
+        except LibraryError:    # no record of this model: its scores are shown without names
             tags = None
         entry = {"model": a.model, "analysed_at": a.analysed_at, "n_patches": a.n_patches,
                  "warnings": a.warnings}

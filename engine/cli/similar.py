@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from ..errors import LibraryError
+from ..errors import LibraryError, ParameterError
 from ..errors import printable_path as printable
 
 
@@ -67,12 +66,8 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..similarity.store import compatible_with, load_index
 
-    if args.k < 1:
-        print("tagatlas similar: -k must be at least 1", file=sys.stderr)
-        return 2
-    if args.bpm_within is not None and not 0 <= args.bpm_within <= 100:
-        print("tagatlas similar: --bpm-within takes a percentage between 0 and 100", file=sys.stderr)
-        return 2
+    if args.k < 1:   # the index returns nothing for k < 1; say why instead
+        raise ParameterError(f"-k (how many tracks) must be at least 1, not {args.k}")
     with open_library(args) as lib:
         index, lv, meta = load_index(lib, args.model, args.kind)
         seeds = resolve_tracks(lib, args.files, index)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from .scan import EXIT_FAILED, EXIT_OK, PhaseProgress, exit_code, open_library
+from ..errors import ParameterError
+from .exit_codes import EXIT_OK, exit_code
+from .scan import PhaseProgress, open_library
 
 
 def _pairs(values: list[str] | None, cast, what: str) -> dict[str, object]:
@@ -14,12 +16,12 @@ def _pairs(values: list[str] | None, cast, what: str) -> dict[str, object]:
         cat, sep, val = item.partition("=")
         cat = cat.strip().lower()
         if not sep or cat not in CATEGORIES:
-            raise argparse.ArgumentTypeError(
+            raise ParameterError(
                 f"{what} needs CATEGORY=VALUE with CATEGORY one of {', '.join(CATEGORIES)}, not {item!r}")
         try:
             out[cat] = cast(val)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} {item!r}: {val!r} is not a number") from None
+            raise ParameterError(f"{what} {item!r}: {val!r} is not a number") from None
     return out
 
 
@@ -82,11 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from ..library.predictions import choose_models
     from ..library.writing import plan_writes, write_planned
 
-    try:
-        policy = build_policy(args)
-    except (argparse.ArgumentTypeError, ValueError) as exc:
-        print(f"tagatlas tag: {exc}")
-        return EXIT_FAILED
+    policy = build_policy(args)    # ParameterError, in the policy's words, for a bad value
     query = " ".join(args.query) or None
     with open_library(args) as lib:
         models = choose_models(lib, args.model)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import printable_path as printable
-from .scan import EXIT_FAILED, exit_code, open_library
+from .exit_codes import EXIT_FAILED, exit_code
+from .scan import open_library
 
 
 def register(sub) -> None:
