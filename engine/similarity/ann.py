@@ -38,9 +38,9 @@ EXACT_BELOW = 100_000
 BUILD_AFTER_FRACTION = 1.0
 
 #: Estimated build seconds per million rows of 200 dimensions on two cores, scaled linearly
-#: with rows and dimensions (measured by ``benchmarks/bench_ann.py``; only used to decide
-#: when a build has become worth it).
-BUILD_SECONDS_PER_MILLION = 20.0
+#: with rows and dimensions (``benchmarks/bench_ann.py`` measured 0.3 s at 100k and 4.8 s at
+#: 1M on a loaded machine; only used to decide when a build has become worth it).
+BUILD_SECONDS_PER_MILLION = 6.0
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,15 @@ class AnnParams:
 
     @classmethod
     def for_size(cls, n: int) -> "AnnParams":
-        """Parameters for ``n`` rows, tuned by ``benchmarks/bench_ann.py`` for recall@10 of at
-        least 0.95: about sqrt(n) lists (a power of two, 64 to 8,192) and nprobe growing
-        with the list count, since clustered data has neighbours spread over more cells."""
+        """Parameters for ``n`` rows (``benchmarks/bench_ann.py``, ``docs/benchmarks.md``):
+        about sqrt(n) lists (a power of two, 64 to 4,096: more lists cost more k-means and
+        assignment time than two cores have for 10M rows) and nprobe = 2 sqrt(nlist), which
+        kept recall@10 at 0.997-0.998 at 100k (32 of 256 lists) and 1M (64 of 1,024), where
+        half of it gave 0.98-0.99 (and a quarter 0.74-0.93)."""
         n = max(1, int(n))
         nlist = 2 ** int(round(math.log2(max(64.0, math.sqrt(n)))))
-        nlist = int(min(8192, max(64, nlist)))
-        nprobe = int(min(nlist, max(16, nlist // 16)))
+        nlist = int(min(4096, max(64, nlist)))
+        nprobe = int(min(nlist, max(16, round(2 * math.sqrt(nlist)))))
         return cls(nlist=nlist, nprobe=nprobe)
 
     def to_dict(self) -> dict:
