@@ -29,31 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import make_tracks, per_track_seconds  # noqa: E402
 from engine import DEFAULT_PROFILE, profile_models  # noqa: E402
-from engine.rhythm.track import analyse_file, rhythm_job, worker_init  # noqa: E402
-
-
-def run_jobs(paths: list[Path], workers: int):
-    """``rhythm_job(i, path, quick=True)`` for each path in ``workers`` spawned processes, as
-    the library scan runs its tempo/key phase (``worker_init`` in each, at most two jobs per
-    worker in flight; in this process when ``workers`` is 0); yields the results as they
-    finish."""
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    pending = [(i, str(p), True) for i, p in reversed(list(enumerate(paths)))]
-    if workers <= 0:
-        while pending:
-            yield rhythm_job(*pending.pop())
-        return
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                initializer=worker_init) as pool:
-        running: set = set()
-        while pending or running:
-            while pending and len(running) < 2 * workers:
-                running.add(pool.submit(rhythm_job, *pending.pop()))
-            finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for fut in finished:
-                yield fut.result()
+from engine.library.analysing import run_jobs  # noqa: E402
+from engine.rhythm.track import analyse_file, rhythm_job  # noqa: E402
 
 
 def phase_seconds(paths: list[Path], workers: int, repeats: int) -> tuple[float, float]:
@@ -63,7 +40,8 @@ def phase_seconds(paths: list[Path], workers: int, repeats: int) -> tuple[float,
     for _ in range(repeats):
         t0 = time.perf_counter()
         stamps = []
-        for r in run_jobs(paths, workers):
+        jobs = [(i, str(p), True) for i, p in enumerate(paths)]
+        for _i, r in run_jobs(rhythm_job, jobs, workers, lambda: False):   # as the scan does
             assert not isinstance(r, BaseException), r
             stamps.append(time.perf_counter() - t0)
         w = max(1, workers)
