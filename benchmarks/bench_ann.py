@@ -104,6 +104,17 @@ def exact_query_times(x: np.ndarray, queries: np.ndarray, k: int, repeat: int = 
     return np.asarray(out)
 
 
+def rss_mb() -> float:
+    """This process's resident memory now (Linux; 0 elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def ms(values) -> dict:
     v = np.asarray(values) * 1e3
     return {"median_ms": round(float(np.median(v)), 3), "p95_ms": round(float(np.percentile(v, 95)), 3)}
@@ -128,7 +139,9 @@ def run_size(x_all: np.ndarray, n: int, n_queries: int, k: int, nprobe: int | No
     params = AnnParams.for_size(n)
     if nprobe:
         params = AnnParams(**{**params.to_dict(), "nprobe": nprobe})
+    rss0 = rss_mb()
     index = AnnIndex(x, params)
+    result["rss_growth_mb"] = round(rss_mb() - rss0, 1)
     result["params"] = params.to_dict()
     result["build_s"] = round(index.build_seconds, 2)
     result["index_mb"] = round(index.memory_bytes / 2**20, 1)
@@ -226,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         report["sizes"].append(r)
         p = r["params"]
         print(f"\n{n:,} vectors: IVF{p['nlist']},SQ8 nprobe {p['nprobe']}, re-rank x{p['rerank']}; "
-              f"build {r['build_s']:.1f} s, index {r['index_mb']:.0f} MB "
-              f"(+ the float32 vectors {r['vectors_mb']:.0f} MB)")
+              f"build {r['build_s']:.1f} s, index {r['index_mb']:.0f} MB of codes and ids "
+              f"(resident memory +{r['rss_growth_mb']:.0f} MB; the float32 vectors, "
+              f"{r['vectors_mb']:.0f} MB, are the app's own)")
         c = r["cosine"]
         print(f"  cosine: neighbour 1 {c['top1']:.2f}, neighbour 10 {c['top10']:.2f}, random pair {c['random_pair']:.2f}")
         print(f"  exact        median {r['exact']['median_ms']:7.2f} ms  p95 {r['exact']['p95_ms']:7.2f} ms")
