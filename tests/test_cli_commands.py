@@ -72,7 +72,7 @@ def _train_commands() -> dict[str, argparse.ArgumentParser]:
     return out
 
 
-@pytest.mark.parametrize("command", [c for c in _train_commands() if c != "bench"])
+@pytest.mark.parametrize("command", list(_train_commands()))
 def test_every_training_command_answers_help(command, capsys):
     from training.cli import main
 
