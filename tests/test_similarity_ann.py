@@ -289,3 +289,37 @@ def test_cli_similar_gives_the_same_results_on_the_approximate_index(tmp_path, c
         assert len(got) == int(run[run.index("-k") + 1])
         assert not set(got) & set(run)                    # the seeds are never listed
     assert not {Path(p).parent.name for p in approx[1]} & {"Artist 3", "Artist 4"}
+
+
+def test_no_import_cycle_in_the_similarity_package():
+    """Every module of engine/similarity, with the imports inside functions too: no cycle
+    (the labelled check that closed one, embeddings -> index -> embeddings, is in benchmarks/)."""
+    import ast
+
+    folder = Path(ann.__file__).parent
+    names = {p.stem for p in folder.glob("*.py")} - {"__init__"}
+    graph = {}
+    for name in names:
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        deps = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                mod = node.module if node.level == 0 else "engine.similarity." + node.module
+                if mod.startswith("engine.similarity."):
+                    deps.add(mod.rsplit(".", 1)[1])
+        graph[name] = deps & names
+    state: dict[str, int] = {}
+
+    def visit(node, trail):
+        if state.get(node) == 1:
+            raise AssertionError("import cycle: " + " -> ".join(trail + [node]))
+        if state.get(node) == 2:
+            return
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            visit(dep, trail + [node])
+        state[node] = 2
+
+    for name in sorted(graph):
+        visit(name, [])
+    assert "index" in graph["playlist"] and "ann" in graph["index"]   # the walk saw imports
