@@ -3,7 +3,7 @@
 The GUI and CLI catch one base class per kind of failure (``AudioError``, ``ModelError``,
 ``MetadataError``, ``LibraryError``, ``ParameterError``, ``DeviceError``) and show ``str(error)``:
 the file and why, in words. The command lines turn every :class:`TagAtlasError` into exit code 2
-(:mod:`engine.cli._common`).
+(:mod:`engine.cli.exit_codes`).
 """
 from __future__ import annotations
 
