@@ -183,8 +183,12 @@ class PanelSync:
                 self._similar_again = False
                 self.load_similar()
 
+        def failed(exc) -> None:
+            self.message(f"“More like this” could not be prepared: {exc}")
+
         self.similar_task = win.runner.run(load_similar_job, win.db_path, snap.model, on_result=done,
-                                           on_finished=finished, name="similarity index")
+                                           on_error=failed, on_finished=finished,
+                                           name="similarity index")
         return self.similar_task
 
     def tab_changed(self, index: int) -> None:
