@@ -4,7 +4,7 @@
                                      [--profile standard] [--write-calibration]
 
 1. Analyses every labelled file the way a library scan does (quick analysis:
-   ``Tagger(profile models, max_patches=FAST_ANALYSIS_PATCHES)``); raw scores are cached next to
+   ``Tagger(profile models, max_patches=QUICK_ANALYSIS_PATCHES)``); raw scores are cached next to
    the audio (``DEVSET/.scores-<models>.npz``) so later runs only decide.
 2. For genre and mood, searches the per-model thresholds (the calibration of
    :mod:`engine.combine`) and the relative rule of the policy (``CategoryRule.relative``) with the
@@ -57,7 +57,7 @@ def read_labels(path: Path) -> list[dict]:
 
 def analyse(devset: Path, rows: list[dict], models: list[str]) -> dict[str, list[np.ndarray]]:
     """path -> raw scores per model (cached)."""
-    from engine.tagger import FAST_ANALYSIS_PATCHES, Tagger
+    from engine.tagger import QUICK_ANALYSIS_PATCHES, Tagger
 
     cache = devset / f".scores-{'+'.join(models)}.npz"
     have: dict[str, list[np.ndarray]] = {}
@@ -68,7 +68,7 @@ def analyse(devset: Path, rows: list[dict], models: list[str]) -> dict[str, list
             have.setdefault(path, [None] * len(models))[int(k)] = data[key]
     todo = [r["path"] for r in rows if r["path"] not in have]
     if todo:
-        with Tagger(models, max_patches=FAST_ANALYSIS_PATCHES, device="cpu") as tagger:
+        with Tagger(models, max_patches=QUICK_ANALYSIS_PATCHES, device="cpu") as tagger:
             for res in tagger.iter_tag([str(devset / p) for p in todo],
                                        progress=lambda d, t, p: print(f"\ranalysed {d}/{t}", end="", file=sys.stderr)):
                 rel = str(Path(res.path).relative_to(devset))

@@ -9,7 +9,7 @@ import sys
 import time
 
 from ..errors import printable_path as printable
-from .scan import EXIT_FAILED, _duration, exit_code
+from .scan import EXIT_FAILED, exit_code, format_duration
 
 
 def register(sub) -> None:
@@ -67,7 +67,7 @@ class BatchProgress:
         eta = (total - done) / rate if rate > 0 else 0.0
         pct = int(100 * done / total) if total else 100
         line = (f"batch: {done}/{total} ({pct}%) {rate:.2f} tracks/s"
-                + (f", ETA {_duration(eta)}" if done < total and rate > 0 else ""))
+                + (f", ETA {format_duration(eta)}" if done < total and rate > 0 else ""))
         if self.tty:
             self.stream.write("\r" + line.ljust(70))
         elif done == total or pct // 10 > self._last_pct // 10 or now - self._last >= 10:

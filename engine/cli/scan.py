@@ -75,7 +75,7 @@ class PhaseProgress:
                 fill = int(width * done / total)
                 eta = (total - done) / rate if rate > 0 else 0.0
                 line = (f"{label} [{'#' * fill}{'.' * (width - fill)}] {done}/{total} "
-                        f"{rate:6.1f} tracks/s  ETA {_duration(eta)}")
+                        f"{rate:6.1f} tracks/s  ETA {format_duration(eta)}")
             self.stream.write("\r" + line[:120].ljust(80))
             self.stream.flush()
             self._dirty = True
@@ -85,7 +85,7 @@ class PhaseProgress:
                 self._last, self._last_pct = now, pct
                 eta = (total - done) / rate if rate > 0 else 0.0
                 self._print(f"{label}: {done}/{total} ({pct}%) {rate:.1f} tracks/s"
-                            + (f", ETA {_duration(eta)}" if done < total else ""))
+                            + (f", ETA {format_duration(eta)}" if done < total else ""))
 
     def _print(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -101,7 +101,7 @@ class PhaseProgress:
         self._end_line()
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
@@ -130,9 +130,13 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="decoding processes (default: up to 4; 0 decodes in this process)")
     depth = p.add_mutually_exclusive_group()
-    depth.add_argument("--full", dest="max_patches", action="store_const", const=None, default="fast",
+    from ..tagger import QUICK_ANALYSIS_PATCHES
+
+    depth.add_argument("--full", dest="max_patches", action="store_const", const=None,
+                       default=QUICK_ANALYSIS_PATCHES,
                        help="analyse every 3-s patch of each track, as the original models do "
-                            "(default: a fast analysis of 8 patches spread over the track)")
+                            f"(default: the quick analysis of {QUICK_ANALYSIS_PATCHES} patches "
+                            "spread over the track)")
     depth.add_argument("--max-patches", dest="max_patches", type=int, metavar="N",
                        help="analyse at most N patches spread over each track")
     p.set_defaults(func=run)

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import LibraryError
 from ..errors import printable_path as printable
 from .exit_codes import exit_code
-from .scan import _duration, open_library
+from .scan import format_duration, open_library
 
 
 def register(sub) -> None:
@@ -114,7 +114,7 @@ def _rhythm(lib, track) -> dict | None:
 
 def _print_text(d: dict) -> None:
     print(d["path"])
-    dur = _duration(d["duration_s"]) if d["duration_s"] else "?"
+    dur = format_duration(d["duration_s"]) if d["duration_s"] else "?"
     print(f"  status: {d['status']}   format: {d['format'] or '?'}   duration: {dur}   "
           f"size: {d['size'] / 1e6:.1f} MB")
     md = d["metadata"]

@@ -22,6 +22,7 @@ import time
 from typing import Iterable
 
 from ..errors import LibraryError
+from ..tagger import QUICK_ANALYSIS_PATCHES
 from ..types import CancelFn, PhaseProgressFn, TaggerLike
 from .analysing import (SMALL_RHYTHM_PHASE, analyse_groups, claim_groups, rhythm_phase,
                         tagger_infos, tracks_to_analyse)
@@ -45,15 +46,15 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: str | N
          device: str | None = None, progress: PhaseProgressFn | None = None,
          cancel: CancelFn | None = None, retry_failed: bool = False,
          commit_every: int = 50, commit_seconds: float = 2.0,
-         max_patches: int | None | str = "fast", rhythm: bool = True) -> ScanSummary:
+         max_patches: int | None = QUICK_ANALYSIS_PATCHES, rhythm: bool = True) -> ScanSummary:
     """Bring the library up to date with ``roots`` and analyse what needs it.
 
     ``model``: a bundle name or path for the :class:`~engine.tagger.Tagger` (default: the
     engine's default model), or pass a ready ``tagger``. ``analyse=False`` only records files
     and their tags. ``retry_failed``: analyse again files whose decoding failed before (they are
     otherwise retried only once they change). ``max_patches``: for patch models, analyse at
-    most this many patches spread over each track ("fast": the engine's
-    :data:`~engine.tagger.FAST_ANALYSIS_PATCHES`; None: every patch, as the original).
+    most this many patches spread over each track (default: the quick analysis,
+    :data:`~engine.tagger.QUICK_ANALYSIS_PATCHES`; None: every patch, as the original).
     ``rhythm``: also analyse tempo, beats and key (:mod:`engine.rhythm`) of every analysed
     track under ``roots`` that has none yet (quick: the middle minute; with ``max_patches=None``
     the whole track). Raises :class:`LibraryError` for a root that does
@@ -133,11 +134,10 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: str | N
     def make_tagger(models: list[str]) -> TaggerLike:
         if tagger is not None:
             return tagger
-        from ..tagger import FAST_ANALYSIS_PATCHES, Tagger
+        from ..tagger import Tagger
 
-        patches = FAST_ANALYSIS_PATCHES if max_patches == "fast" else max_patches
         return Tagger([sources[m] for m in models], device=device, workers=workers,
-                      max_patches=patches)
+                      max_patches=max_patches)
 
     claimed = claim_groups(ctx, groups)
     try:
