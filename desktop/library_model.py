@@ -510,7 +510,7 @@ class LibraryModel(QAbstractTableModel):
             return [i for i in view if str(rows[i].id) == value]
         if key in ("bpm", "key"):
             from engine.errors import LibraryError
-            from engine.library.db import parse_bpm_filter, parse_key_filter
+            from engine.library import parse_bpm_filter, parse_key_filter
 
             try:
                 if key == "bpm":

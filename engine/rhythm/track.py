@@ -90,7 +90,7 @@ def rhythm_record(track_id: int, result: TrackRhythm):
     """The library's :class:`~engine.library.db.RhythmRecord` of an analysis."""
     import numpy as np
 
-    from ..library.db import RhythmRecord
+    from ..library.records import RhythmRecord
 
     r, k = result.rhythm, result.key
     return RhythmRecord(int(track_id), r.bpm, float(r.confidence), list(r.alternatives),
