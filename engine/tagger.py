@@ -12,7 +12,7 @@ import multiprocessing as mp
 import os
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -20,18 +20,17 @@ from .audio.excerpts import DecodedTrack, Segment, decode_for_spec, pad_wave, pa
 from .bundle import DEFAULT_MODEL, BundleInfo, load_bundle
 from .errors import AudioError, DecoderCrashError, DeviceError, ModelError
 from .features import FeatureSpec, LogMel
+from .types import CancelFn, ProgressFn
 from .vocab import TagInfo
 
-ProgressFn = Callable[[int, int, str], None]
 
 #: The quick analysis: library scans analyse at most this many patches spread over each track
 #: (patch models only). For musicnn-msd on 4-minute tracks this keeps the mean score within
 #: 0.0033 of the full analysis (top-5 tags 92% the same over 15 tracks,
-#: ``python -m training.bench_musicnn``) at a sixth of the cost; ``max_patches=None`` analyses all.
+#: ``python benchmarks/bench_musicnn.py``) at a sixth of the cost; ``max_patches=None`` analyses all.
 QUICK_ANALYSIS_PATCHES = 8
 #: Deprecated old name of :data:`QUICK_ANALYSIS_PATCHES`.
 FAST_ANALYSIS_PATCHES = QUICK_ANALYSIS_PATCHES
-CancelFn = Callable[[], bool]
 
 
 @dataclass
@@ -148,7 +147,7 @@ def default_batch_size(spec: FeatureSpec, cuda: bool) -> int:
     On CUDA, large batches keep the GPU busy. On CPU, patch models (musicnn, vgg) are fastest
     with tiny batches: their widest activations are ~9 MB per 3-s patch, and two patches keep
     them in the L3 cache, so a 4-minute track takes 1.64 s at batch 2 against 2.00 s at batch 32
-    (``python -m training.bench_musicnn --batch N``, 2 cores). The seed models take one 29-s excerpt per
+    (``python benchmarks/bench_musicnn.py --batch N``, 2 cores). The seed models take one 29-s excerpt per
     track and are fastest around 8.
     """
     if spec.excerpt == "centre":
