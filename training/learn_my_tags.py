@@ -28,7 +28,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from engine.bundle import DEFAULT_MODEL, BundleInfo, load_bundle, save_bundle
 from engine.errors import ParameterError
 from engine.paths import user_models_dir
+from engine.types import ProgressFn
 from engine.vocab import TagInfo
 
 from .datasets.library import LabelledTrack, build_vocabulary, label_matrix, labelled_tracks
@@ -97,7 +98,7 @@ class LearnResult:
 
 # --- features ------------------------------------------------------------------------------------
 def gather_embeddings(tracks: list[LabelledTrack], cfg: LearnConfig,
-                      progress: Callable[[int, int, str], None] | None = None
+                      progress: ProgressFn | None = None
                       ) -> tuple[list[LabelledTrack], np.ndarray, list[str]]:
     """Embeddings of ``tracks`` by the base model: stored ones, plus computed ones for tracks
     not analysed yet (``analyse_missing``). Tracks without an embedding are dropped."""
@@ -206,7 +207,7 @@ def cross_validate(X: np.ndarray, Y: np.ndarray, M: np.ndarray, groups: list[str
 
 
 # --- the whole job -------------------------------------------------------------------------------
-def learn_my_tags(cfg: LearnConfig, progress: Callable[[int, int, str], None] | None = None) -> LearnResult:
+def learn_my_tags(cfg: LearnConfig, progress: ProgressFn | None = None) -> LearnResult:
     """Learn the library's own tags and export a bundle (see module doc)."""
     from sklearn.metrics import roc_auc_score
 
