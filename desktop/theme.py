@@ -16,7 +16,9 @@ from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QP
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
-ICON_DIR = Path(__file__).resolve().parent.parent / "resources" / "icons"
+from engine.paths import bundled_file
+
+ICON_DIR = bundled_file("icons")
 
 _LIGHT = {
     "window": "#f5f6f8", "base": "#ffffff", "alt": "#f7f8fa", "text": "#1f2328",
