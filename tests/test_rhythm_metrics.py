@@ -254,7 +254,7 @@ def test_compose_piece_events_and_truth(devset, mido, tonic, mode, bpm, meter, s
     assert bool(drums) == truth["drums"]
 
 
-def test_compose_piece_notes_stay_in_key(devset):
+def test_compose_piece_notes_stay_in_key(devset, mido):
     for tonic, mode, seed in ((2, "major", 11), (9, "minor", 12), (4, "minor", 13)):
         mid, truth = devset.compose_piece(tonic, mode, 100.0, 4, seed)
         steps = devset.MAJOR_SCALE if mode == "major" else devset.MINOR_SCALE + (11,)   # + leading tone
@@ -264,7 +264,7 @@ def test_compose_piece_notes_stay_in_key(devset):
         assert tonic in pcs
 
 
-def test_compose_piece_options_swing_and_drums(devset):
+def test_compose_piece_options_swing_and_drums(devset, mido):
     mid, truth = devset.compose_piece(7, "major", 100.0, 4, 21, drums=False, swing=False, syncopation=False)
     assert truth["drums"] is False and not any(m.channel == 9 for _, _, m in _events(mid, "note_on"))
     onsets = {t % devset.TPB for t, _, m in _events(mid, "note_on")}

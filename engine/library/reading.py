@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import EmptyFileError, FileError, UnreadableFileError
+from ..errors import EmptyFileError, FileError, unreadable_from_oserror
 from .db import Library
 from .walk import FoundFile
 
@@ -25,12 +25,8 @@ def content_fingerprint(path: str | os.PathLike) -> bytes:
             if size > FINGERPRINT_CHUNK:
                 f.seek(max(FINGERPRINT_CHUNK, size - FINGERPRINT_CHUNK))
                 h.update(f.read(FINGERPRINT_CHUNK))
-    except FileNotFoundError:
-        raise UnreadableFileError(path, "the file does not exist (moved or deleted?)") from None
-    except PermissionError:
-        raise UnreadableFileError(path, "permission denied: Tag Atlas may not read this file") from None
     except OSError as exc:
-        raise UnreadableFileError(path, f"the file cannot be read ({exc.strerror or exc})") from None
+        raise unreadable_from_oserror(path, exc) from None
     return h.digest()
 
 
