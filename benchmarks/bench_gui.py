@@ -106,8 +106,8 @@ def bench_model(db_path: Path, *, repeats: int = 3) -> dict:
     out["set_snapshot_s"] = min(_timed(lambda s=s: model.set_snapshot(s))[0] for s in snaps)
     sorts = {}
     for c, name in enumerate(COLUMNS):
-        first = _timed(lambda: model.sort(c, Qt.SortOrder.AscendingOrder))[0]  # builds the keys
-        again = _timed(lambda: model.sort(c, Qt.SortOrder.DescendingOrder))[0]
+        first = _timed(lambda c=c: model.sort(c, Qt.SortOrder.AscendingOrder))[0]  # builds the keys
+        again = _timed(lambda c=c: model.sort(c, Qt.SortOrder.DescendingOrder))[0]
         sorts[name] = {"first_s": first, "again_s": again}
     out["sort"] = sorts
     model.sort(0)
@@ -115,7 +115,7 @@ def bench_model(db_path: Path, *, repeats: int = 3) -> dict:
     for label, args in (("text 'blue'", ("blue", None, None)), ("text 'artist 00042'", ("artist 00042", None, None)),
                         ("status analysed", ("", "analysed", None)), ("tag Rock", ("", None, "Rock")),
                         ("field artist:00042", ("artist:00042", None, None))):
-        t, _ = _timed(lambda: model.set_filter(*args))
+        t, _ = _timed(lambda args=args: model.set_filter(*args))
         filters[label] = {"s": t, "rows": model.rowCount()}
         model.set_filter()
     out["filter"] = filters

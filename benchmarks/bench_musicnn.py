@@ -103,14 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     tagger.tag_files([paths[0]])                                   # warm-up (filter bank, kernels)
     per_track = []
     for p in paths:
-        t, _ = _median_time(lambda: tagger.tag_files([p]), args.repeats)
+        t, _ = _median_time(lambda p=p: tagger.tag_files([p]), args.repeats)
         per_track.append(t)
         print(f"  {p.name}: {t:.2f} s", file=sys.stderr, flush=True)
     report["default_per_track_s"] = statistics.median(per_track)
     report["default_per_track_each_s"] = per_track
     if args.only_per_track:
         report["load_average_before_after"] = [load0[0], os.getloadavg()[0]]
-        print(f"default analysis (batch {report['batch']}), one track at a time: {report['default_per_track_s']:.2f} s/track "
+        print(f"default analysis (batch {report['batch']}), one track at a time: "
+              f"{report['default_per_track_s']:.2f} s/track "
               f"(median over {len(paths)} tracks of the median of {args.repeats} runs)")
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -129,14 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     fast_report = {}
     for k in args.max_patches:
         fast = Tagger(args.model, workers=0, device="cpu", max_patches=k, batch_size=args.batch)
-        t, _ = _median_time(lambda: fast.tag_files([paths[0]]), args.repeats)
+        t, _ = _median_time(lambda fast=fast: fast.tag_files([paths[0]]), args.repeats)
         res = [r for r in fast.tag_files([r.path for r in full_all])]
         fast_report[str(k)] = {"per_track_s": t, **agreement(full_all, res)}
         print(f"  fast mode {k}: done", file=sys.stderr, flush=True)
     report["fast_mode"] = fast_report
     report["load_average_before_after"] = [load0[0], os.getloadavg()[0]]
 
-    print(f"model {args.model}, batch {report['batch']}; {len(paths)} generated tracks of {args.seconds:.0f} s at 44.1 kHz; "
+    print(f"model {args.model}, batch {report['batch']}; {len(paths)} generated tracks of {args.seconds:.0f} s "
+          "at 44.1 kHz; "
           f"{report['cpu_count']} CPUs, torch threads {report['torch_threads']}; medians of {args.repeats}")
     b = report["breakdown"]
     print(f"default analysis, one track at a time: {report['default_per_track_s']:.2f} s/track "

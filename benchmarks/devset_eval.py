@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{k} {v:.2f}" if k == "values_per_track" else f"{k} {v:.1%}" if isinstance(v, float) else f"{k} {v}"
                 for k, v in m.items()))
         for pkg, m in per_pkg.items():
-            print(f"    {pkg:<32} {m['tracks']:>3} tracks  coverage {m['coverage']:.0%}  precision {m['precision']:.0%}")
+            print(f"    {pkg:<32} {m['tracks']:>3} tracks  coverage {m['coverage']:.0%}  "
+                  f"precision {m['precision']:.0%}")
     print("\n" + json.dumps({k: v for k, v in report.items() if k != "categories"}))
     out = args.devset / "devset_report.json"
     out.write_text(json.dumps(report, indent=1, default=float))

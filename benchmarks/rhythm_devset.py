@@ -758,8 +758,9 @@ def grid_offset(onset_ticks: np.ndarray | list[int], tpb: int) -> tuple[float, f
     The grid is the union of sixteenths, eighth triplets and sixteenth triplets. For offsets
     ``o`` within ±1/8 beat (half-tick steps) each onset scores ``exp(-d²/2σ²)``, ``d`` its
     distance to the grid shifted by ``o``, ``σ = tpb/96`` ticks, plus half that for the
-    distances to the shifted beat and eighth grids; the best ``o`` maximises the sum. Returns (best offset, the share of onsets within 2σ of that grid, the same share for
-    the unshifted grid); the caller shifts the beats only when the offset clearly wins.
+    distances to the shifted beat and eighth grids; the best ``o`` maximises the sum. Returns
+    (best offset, the share of onsets within 2σ of that grid, the same share for the
+    unshifted grid); the caller shifts the beats only when the offset clearly wins.
     """
     t = np.asarray(onset_ticks, dtype=float)
     if t.size == 0:
@@ -901,7 +902,7 @@ def midi_truth(mid_path: str | os.PathLike, duration_s: float, default_key_packa
 
     # symbolic key check (drums excluded)
     pcs = np.zeros(12)
-    for (s_tick, e_tick, ch, pitch), s, e in zip(notes, starts_s, ends_s):
+    for (_s_tick, _e_tick, ch, pitch), s, e in zip(notes, starts_s, ends_s):
         if ch == 9:
             continue
         span = min(e, duration_s) - s

@@ -55,7 +55,7 @@ class Script:
             name, when, then, settle = self.steps[state["i"]]
             try:
                 ok = when()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a failed step is reported, the driver stops
                 self.failed = f"step {name!r}: {exc}"
                 self.app.quit()
                 return
@@ -70,7 +70,7 @@ class Script:
             print(f"[shots] {name}", file=sys.stderr)
             try:
                 then()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a failed step is reported, the driver stops
                 import traceback
 
                 traceback.print_exc()

@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QImage, QLinearGradient, QPainte
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
 
+from engine.errors import MetadataError
 from engine.vocab import TagInfo
 
 from . import theme
@@ -161,7 +162,7 @@ def _read_cover(task, path: str) -> bytes | None:
 
     try:
         return read_cover(path)
-    except Exception:  # no cover is not a problem worth showing here
+    except (MetadataError, OSError):  # no cover is not a problem worth showing here
         return None
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QFont
 
+from engine.errors import LibraryError
 from engine.key import key_name
 from engine.library import Library, TrackRow, parse_query
 from engine.vocab import TagInfo
@@ -135,7 +136,7 @@ def load_snapshot(lib: Library, preferred: str | None) -> LibrarySnapshot:
             combiner = library_combiner(lib, models)
             snap.tags, snap.predicted_by = combiner.tags, combiner.name
             ids, matrix = combined_matrix(lib, combiner)
-        except Exception:  # a model with no record here: no predictions to show
+        except LibraryError:  # a model with no record here: no predictions to show
             snap.tags = []
     n, k = len(rows), len(snap.tags)
     snap.scores = np.zeros((n, k), np.float32)

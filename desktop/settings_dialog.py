@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QHBoxLayout, QLabel, QLineEdit, QListWidget, QMessageBox,
                                QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
+from engine.errors import DeviceError
 from engine.tagger import QUICK_ANALYSIS_PATCHES
 from engine.vocab import CATEGORIES
 
@@ -31,7 +32,7 @@ def available_devices() -> list[tuple[str, str]]:
 
         for i in range(torch.cuda.device_count()):
             out.append((f"cuda:{i}", describe_device(f"cuda:{i}")))
-    except Exception:  # a broken CUDA install must not break the dialog
+    except (DeviceError, RuntimeError, OSError):  # a broken CUDA install must not break the dialog
         pass
     return out
 
@@ -42,7 +43,7 @@ def device_label(value: str) -> str:
 
     try:
         return describe_device(pick_device(None if value == "auto" else value))
-    except Exception as exc:  # e.g. CUDA chosen on a machine without it
+    except (DeviceError, RuntimeError) as exc:  # e.g. CUDA chosen on a machine without it
         return f"unavailable ({exc})"
 
 
@@ -287,7 +288,7 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         from engine.metadata import check_field_name
 
-        for cat, edit in self.field_edits.items():
+        for edit in self.field_edits.values():
             name = edit.text().strip()
             if name:
                 try:

@@ -129,7 +129,7 @@ def _decode_job(path: str, spec: FeatureSpec, max_patches: int | None):
         return exc
     except MemoryError:
         return AudioError(path, "not enough memory to decode this file")
-    except Exception as exc:  # a decoder bug must become this file's error, not the batch's
+    except Exception as exc:  # noqa: BLE001 - a decoder bug must become this file's error, not the batch's
         return AudioError(path, f"unexpected decoder failure: {type(exc).__name__}: {exc}")
 
 
@@ -266,7 +266,7 @@ class Tagger:
         for p in procs:  # stop decodes in flight now, not when they finish
             try:
                 p.terminate()
-            except Exception:
+            except (OSError, ValueError):   # already gone or closed
                 pass
         # A worker stopped while sending back a result leaves half a message in the result pipe,
         # and the pool's manager thread would wait for the rest forever (hanging the program at
@@ -278,12 +278,12 @@ class Tagger:
                 if p.is_alive():
                     p.kill()
                     p.join(timeout=1.0)
-            except Exception:
+            except (OSError, ValueError, AssertionError):   # already gone, closed or not started
                 pass
         if writer is not None and not any(p.is_alive() for p in procs):
             try:
                 writer.close()
-            except Exception:
+            except OSError:   # the pipe is already closed
                 pass
 
     def close(self) -> None:
@@ -298,7 +298,7 @@ class Tagger:
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - nothing may escape a finaliser
             pass
 
     # -- inference on decoded audio ---------------------------------------------------------------

@@ -36,7 +36,8 @@ def test_default_caps_and_relative_rule():
     s = scores_for(rock=0.95, punk=0.6)
     assert plan(scores=s, policy=TagPolicy(write_scores=False, rules=close)).after["genre"] == ["Rock"]
     rule = CategoryRule(max_count=3, relative=0.5)
-    assert plan(scores=s, policy=TagPolicy(write_scores=False, rules={"genre": rule})).after["genre"] == ["Rock", "Punk"]
+    policy = TagPolicy(write_scores=False, rules={"genre": rule})
+    assert plan(scores=s, policy=policy).after["genre"] == ["Rock", "Punk"]
     with pytest.raises(ValueError):
         CategoryRule(relative=1.5)
 

@@ -240,7 +240,8 @@ def learn_my_tags(cfg: LearnConfig, progress: ProgressFn | None = None) -> Learn
         if kept:
             keep.append(j)
     if not keep:
-        return LearnResult(None, reports, vocab.refused, len(tracks), notes + ["no tag reached the minimum ROC-AUC"], scheme)
+        return LearnResult(None, reports, vocab.refused, len(tracks),
+                           notes + ["no tag reached the minimum ROC-AUC"], scheme)
 
     # the final head on all labelled tracks, for the kept tags
     Yk, Mk = Y[:, keep], M[:, keep]

@@ -136,7 +136,7 @@ def _decode_or_fail(item: Item, spec: FeatureSpec, frames: int):
         return decode_item(item.path, spec, frames)
     except MemoryError:
         return AudioError(item.path, "not enough memory to decode this file")
-    except Exception as exc:   # every other failure is this file's, not the run's
+    except Exception as exc:  # noqa: BLE001 - every other failure is this file's, not the run's
         return exc
 
 

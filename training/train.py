@@ -71,7 +71,8 @@ class FitConfig:
     mixup_alpha: float = 0.0
     # system
     device: str = "auto"               # "auto": cuda:<local rank> when available, else cpu
-    amp: str = "auto"                  # "auto" (bf16 on CUDA if supported, else fp16; off on CPU), "bf16", "fp16", "off"
+    amp: str = "auto"                  # "auto" (bf16 on CUDA if supported, else fp16; off on CPU), "bf16",
+    #                                    "fp16" or "off"
     channels_last: bool = True         # NHWC convolutions on CUDA
     compile: bool = False              # torch.compile the training model
     deterministic: bool = False        # deterministic cuDNN (bit-identical resume on GPU; slower)

@@ -43,7 +43,7 @@ def tags(path):
     try:
         import mutagen
         m = mutagen.File(path)
-    except Exception:
+    except Exception:  # noqa: BLE001
         return {}
     out = {}
     if m is None or m.tags is None:
@@ -52,7 +52,7 @@ def tags(path):
               "TIT2", "TPE1", "TALB", "TCON", "COMM::eng"):
         try:
             v = m.tags.get(k)
-        except Exception:
+        except Exception:  # noqa: BLE001
             v = None
         if v:
             v = v if isinstance(v, list) else [str(v)]
@@ -95,7 +95,7 @@ def main():
                 p = os.path.join(dp, f)
                 try:
                     dur = sf.info(p).duration
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001
                     print(f"unreadable {p}: {e}", file=sys.stderr)
                     continue
                 t = tags(p)

@@ -102,8 +102,10 @@ SKIP = {
     "extracted/ufoai-music/dynamictest-battle-41-74sec.ogg": "test excerpt of another track",
     "extracted/ufoai-music/dynamictest-normal-08-35sec.ogg": "test excerpt of another track",
     "wesnoth-1.16-music/usr/share/games/wesnoth/1.16/data/core/music/frantic-old.ogg": "older version of frantic.ogg",
-    "warzone2100-music/usr/share/games/warzone2100/music/albums/aftermath_soundtrack/menu_enhanced.opus": "remake of menu.opus",
-    "warzone2100-music/usr/share/games/warzone2100/music/albums/aftermath_soundtrack/track3_enhanced.opus": "remake of track3.opus",
+    "warzone2100-music/usr/share/games/warzone2100/music/albums/aftermath_soundtrack/menu_enhanced.opus":
+        "remake of menu.opus",
+    "warzone2100-music/usr/share/games/warzone2100/music/albums/aftermath_soundtrack/track3_enhanced.opus":
+        "remake of track3.opus",
 }
 
 # basename -> dict(genres=(primary, acceptable) | None, moods="a;b", conf=..., note=...)
@@ -118,7 +120,8 @@ TRACK = {
     "the_king_is_dead.ogg": dict(moods="sad;emotional", note="title 'The King is Dead'"),
     "silvan_sanctuary.ogg": dict(moods="calm;beautiful", note="title 'Silvan Sanctuary'"),
     "traveling_minstrels.ogg": dict(genres=("orchestral", "orchestral;soundtrack;classical;folk"),
-                                    note="title 'Traveling Minstrels': medieval folk-dance style piece; folk acceptable (medium)"),
+                                    note="title 'Traveling Minstrels': medieval folk-dance style piece; "
+                                         "folk acceptable (medium)"),
     # UFO:AI: Vanethian's pieces are orchestral/cinematic
     "van_geoscape.ogg": dict(genres=("soundtrack", "soundtrack;orchestral;classical"), conf="medium",
                              note="Manuel 'Vanethian' Marino, GENRE=Soundtrack; cinematic orchestral composer"),

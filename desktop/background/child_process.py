@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import sys
 import time
@@ -57,7 +58,7 @@ def _child_main(db_path: str, req: Any, conn, cancel_event) -> None:
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the app
         try:
             conn.send(("error", exc))
-        except Exception:  # an exception that does not pickle: send its words
+        except (pickle.PicklingError, TypeError, AttributeError):  # it does not pickle: send its words
             conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
         conn.close()
@@ -164,11 +165,12 @@ def call_in_child(fn: Callable[..., Any], *args: Any, cancelled: Callable[[], bo
 
 def describe_device(device: str | None) -> str:
     """The inference device in words ("CPU (2 cores)", "NVIDIA H100 (CUDA)")."""
+    from engine.errors import DeviceError
     from engine.tagger import describe_device as describe, pick_device
 
     try:
         return describe(pick_device(device))
-    except Exception as exc:  # noqa: BLE001
+    except (DeviceError, RuntimeError) as exc:  # e.g. CUDA chosen on a machine without it
         return f"unavailable: {exc}"
 
 

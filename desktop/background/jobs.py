@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from engine.errors import MetadataError
 from engine.tagger import QUICK_ANALYSIS_PATCHES
 
 
@@ -129,7 +130,7 @@ def read_tags_job(task, paths: dict[int, str]):
             break
         try:
             out[tid] = read_tags(path)
-        except Exception as exc:  # shown per track; the others go on
+        except (MetadataError, OSError) as exc:  # shown per track; the others go on
             out[tid] = exc
         task.report((i + 1, total))
     return out

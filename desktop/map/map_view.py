@@ -1111,7 +1111,7 @@ class MapView(QWidget):
 
     # ------------------------------------------------------------------ keys
     def keyPressEvent(self, event) -> None:  # noqa: N802
-        key, mods = event.key(), event.modifiers()
+        key = event.key()
         step_x, step_y = self.width() * 0.15, self.height() * 0.15
         K = Qt.Key
         if key == K.Key_Left:

@@ -126,8 +126,8 @@ def _needs_file_object(p: Path) -> bool:
         return True
 
 
-class _opened:
-    """``with _opened(p) as src``: ``src`` is the path, or an open binary file for odd names."""
+class _Opened:
+    """``with _Opened(p) as src``: ``src`` is the path, or an open binary file for odd names."""
 
     def __init__(self, p: Path) -> None:
         self.p, self.f = p, None
@@ -147,7 +147,7 @@ class _opened:
 def _sf_info(p: Path) -> AudioInfo:
     import soundfile as sf
 
-    with _opened(p) as src, sf.SoundFile(src) as f:
+    with _Opened(p) as src, sf.SoundFile(src) as f:
         info = AudioInfo(p, f.format, int(f.samplerate), int(f.channels),
                          f.frames / f.samplerate if f.samplerate else 0.0, "soundfile")
     if info.format == "MP3":
@@ -184,7 +184,7 @@ def _mp3_duration(p: Path, sf_duration: float) -> float | None:
 def _sf_read(p: Path, start_s: float, duration_s: float | None) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
-    with _opened(p) as src, sf.SoundFile(src) as f:
+    with _Opened(p) as src, sf.SoundFile(src) as f:
         sr = int(f.samplerate)
         total = int(f.frames)
         start = min(max(0, int(round(start_s * sr))), total)
@@ -335,7 +335,7 @@ def _with_backends(p: Path, op: str, *args):
             raise AudioError(p, "not enough memory to decode this section of the file") from None
         except (PermissionError, FileNotFoundError) as exc:
             raise unreadable_from_oserror(p, exc) from None
-        except Exception as exc:  # decoder libraries raise many types; classify below
+        except Exception as exc:  # noqa: BLE001 - decoder libraries raise many types; classify below
             errors.append(decoder_detail(name, exc, p))
     raise _undecodable(p, "; ".join(errors)[:300])
 

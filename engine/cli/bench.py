@@ -46,7 +46,8 @@ def bench_device(model_name: str, paths: list[Path], device: str, workers: int,
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     # 2. features alone (all excerpts / patches through LogMel)
     with torch.inference_mode():
-        tagger.model_inputs(decoded[:tagger.batch_size]); sync()  # warm-up
+        tagger.model_inputs(decoded[:tagger.batch_size])  # warm-up
+        sync()
         t0 = time.perf_counter()
         chunks = [tagger.model_inputs(decoded[a:a + tagger.batch_size])[0][0]
                   for a in range(0, n, tagger.batch_size)]
@@ -54,7 +55,8 @@ def bench_device(model_name: str, paths: list[Path], device: str, workers: int,
         t_feat = time.perf_counter() - t0
         x = torch.cat(chunks)
         # 3. the model alone, in batches
-        tagger.run_model(x[:tagger.batch_size]); sync()
+        tagger.run_model(x[:tagger.batch_size])
+        sync()
         t0 = time.perf_counter()
         for a in range(0, x.shape[0], tagger.batch_size):
             tagger.run_model(x[a:a + tagger.batch_size])

@@ -34,8 +34,8 @@ def open_library(args: argparse.Namespace):
     return lib
 
 
-_PHASES = {"walk": "finding files", "read": "reading tags", "analyse": "analysing", "rhythm": "tempo and key", "write": "writing tags",
-           "plan": "reading tags"}
+_PHASES = {"walk": "finding files", "read": "reading tags", "analyse": "analysing", "rhythm": "tempo and key",
+           "write": "writing tags", "plan": "reading tags"}
 
 
 class PhaseProgress:

@@ -47,8 +47,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "tag", help="write predicted tags into the files (dry run unless --write)",
         description="Write the predicted genre, mood, instrument and era tags, the tempo (BPM) "
-                    "and the key of analysed tracks into their files. Without --write, only shows what would change. Every "
-                    "write is journaled: 'tagatlas undo --last' restores the previous tags.")
+                    "and the key of analysed tracks into their files. Without --write, only shows what "
+                    "would change. Every write is journaled: 'tagatlas undo --last' restores the previous tags.")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="show what would change (the default)")
     mode.add_argument("--write", action="store_true", help="write the tags")

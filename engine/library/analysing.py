@@ -214,7 +214,7 @@ def run_jobs(job: Callable, args: list[tuple], n_workers: int,
                     a = running.pop(fut)
                     try:
                         yield a[0], fut.result()
-                    except Exception as exc:   # a crashed worker: this file's error, not the scan's
+                    except Exception as exc:  # noqa: BLE001 - a crashed worker: this file's error, not the scan's
                         yield a[0], DecoderCrashError(a[1], "the tempo and key analysis stopped "
                                                             f"unexpectedly ({type(exc).__name__})")
                 if cancel():

@@ -111,7 +111,7 @@ def read_one(library: Library, f: FoundFile, tid: int | None,
         meta = read_file_metadata(f.path)
     except FileError as exc:
         tag_error = exc
-    except Exception as exc:  # a tag library bug must not stop the scan
+    except Exception as exc:  # noqa: BLE001 - a tag library bug must not stop the scan
         from ..errors import TagReadError
 
         tag_error = TagReadError(f.path, f"the tags cannot be read ({type(exc).__name__}: {exc})")

@@ -224,7 +224,7 @@ def _file_holds(path: str, state: dict[str, Any] | None) -> bool | None:
             return None
         mf = fmt.open_for_write(path)
         return all(fmt.get_raw(mf, k) == v for k, v in state["keys"].items())
-    except Exception:          # unreadable, damaged, gone: undecided
+    except Exception:  # noqa: BLE001 - unreadable, damaged, gone: undecided
         return None
 
 

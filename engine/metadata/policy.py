@@ -385,5 +385,5 @@ def rhythm_values(policy: TagPolicy, *, bpm: float | None = None, bpm_confidence
     return out
 
 
-__all__ = ["rhythm_values", "MODES", "DEFAULT_RELATIVE", "default_relative", "CategoryRule", "TagPolicy", "TagChange", "plan_changes", "predicted_values",
-           "scores_json", "check_field_name"]
+__all__ = ["rhythm_values", "MODES", "DEFAULT_RELATIVE", "default_relative", "CategoryRule", "TagPolicy",
+           "TagChange", "plan_changes", "predicted_values", "scores_json", "check_field_name"]

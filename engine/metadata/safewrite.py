@@ -212,7 +212,7 @@ def atomic_rewrite(path: str | os.PathLike, edit: Callable[[str], T], *,
         raise TagWriteError(shown, os_reason(exc) + hint) from None
     except OSError as exc:
         raise TagWriteError(shown, os_reason(exc)) from None
-    except Exception as exc:  # mutagen and friends raise many types; report, never crash
+    except Exception as exc:  # noqa: BLE001 - mutagen and friends raise many types; report, never crash
         detail = clean_message(exc, shown, real) or type(exc).__name__
         raise TagWriteError(shown, f"the tags could not be written ({detail})") from None
     finally:

@@ -54,7 +54,7 @@ def _open(fmt: TagFormat, path: str, *, for_write: bool = False, shown: str | No
         raise
     except OSError as exc:
         raise unreadable_from_oserror(shown, exc, error=TagReadError) from None
-    except Exception as exc:   # mutagen raises many kinds of errors on damaged files
+    except Exception as exc:  # noqa: BLE001 - mutagen raises many kinds of errors on damaged files
         raise TagReadError(shown, _damaged(fmt, exc, path, shown)) from None
 
 
@@ -69,7 +69,7 @@ def read_tags(path: str | os.PathLike) -> FileTags:
     mf = _open(fmt, p)
     try:
         return fmt.read(mf, p)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - mutagen raises many types for damaged tags
         raise TagReadError(p, f"the tags are damaged ({_short(exc)})") from None
 
 
@@ -92,7 +92,7 @@ def read_cover(path: str | os.PathLike) -> bytes | None:
     mf = _open(fmt, p)
     try:
         return fmt.cover(mf)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - mutagen raises many types for damaged tags
         raise TagReadError(p, f"the cover art is damaged ({_short(exc)})") from None
 
 
@@ -224,7 +224,7 @@ def _open_view(fmt: TagFormat, tmp: str, shown: str) -> FileTags:
         return fmt.read(mf, shown)
     except TagReadError as exc:
         raise TagWriteError(shown, f"{exc.reason}; nothing was written") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - mutagen raises many types for damaged tags
         raise TagWriteError(shown, f"the tags are damaged ({_short(exc)}); nothing was written") from None
 
 

@@ -107,11 +107,11 @@ def decode_beats(activation: np.ndarray, params: DBNParams = DBNParams()) -> DBN
     beat_run = is_beat[path]
     edges = np.diff(np.concatenate([[0], beat_run.astype(np.int8), [0]]))
     lefts, rights = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
-    peaks = [l + int(np.argmax(a[l:r])) for l, r in zip(lefts, rights)]
+    peaks = [lo + int(np.argmax(a[lo:hi])) for lo, hi in zip(lefts, rights)]
     if peaks:   # a run cut by either end of the decoded part is a beat only if it is heard
         typical = float(np.median(a[peaks]))
-        keep = [p for p, l, r in zip(peaks, lefts, rights)
-                if (l > 0 and r < t_len) or a[p] >= 0.5 * typical]
+        keep = [p for p, lo, hi in zip(peaks, lefts, rights)
+                if (lo > 0 and hi < t_len) or a[p] >= 0.5 * typical]
         peaks = keep
     beats = np.array([first + p for p in peaks], dtype=np.int64)
     periods_out[first:last] = periods[seg[path]]

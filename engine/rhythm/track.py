@@ -82,7 +82,7 @@ def rhythm_job(track_id: int, path: str, quick: bool):
         return exc
     except MemoryError:
         return AudioError(path, "not enough memory to analyse the tempo and key of this file")
-    except Exception as exc:  # an analysis bug must become this file's error, not the scan's
+    except Exception as exc:  # noqa: BLE001 - an analysis bug must become this file's error, not the scan's
         return AudioError(path, f"the tempo and key analysis failed: {type(exc).__name__}: {exc}")
 
 

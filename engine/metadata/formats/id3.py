@@ -1,7 +1,7 @@
 """ID3v2 tags: MP3 here; AIFF and WAV (an ID3 chunk) reuse :class:`ID3Format` in ``iff.py``.
 
-Fields: genre -> ``TCON``; bpm -> ``TBPM``; key -> ``TKEY``; mood -> ``TMOO`` (ID3v2.4) or ``TXXX:MOOD`` (ID3v2.3, which has no
-mood frame); a custom field NAME -> ``TXXX:NAME``.
+Fields: genre -> ``TCON``; bpm -> ``TBPM``; key -> ``TKEY``; mood -> ``TMOO`` (ID3v2.4) or
+``TXXX:MOOD`` (ID3v2.3, which has no mood frame); a custom field NAME -> ``TXXX:NAME``.
 
 Versions. A file that already has an ID3v2.3 or v2.4 tag keeps its version: converting would
 rewrite frames that are not ours (v2.3 has no ``TDRC``/``TSOP``/``TMOO``; mutagen's conversion

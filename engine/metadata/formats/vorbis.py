@@ -1,8 +1,8 @@
 """Vorbis comments: FLAC, and Ogg (Vorbis, Opus, FLAC-in-Ogg, Speex).
 
-Fields: genre -> ``GENRE``, mood -> ``MOOD``, bpm -> ``BPM``, key -> ``INITIALKEY``, a custom field NAME -> ``NAME``. Several values are
-several comments with the same name, as the Vorbis comment spec intends. Comment names are
-case-insensitive; mutagen writes the ones we set in upper case.
+Fields: genre -> ``GENRE``, mood -> ``MOOD``, bpm -> ``BPM``, key -> ``INITIALKEY``, a custom field
+NAME -> ``NAME``. Several values are several comments with the same name, as the Vorbis comment
+spec intends. Comment names are case-insensitive; mutagen writes the ones we set in upper case.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class VorbisFormat(TagFormat):
             for b64 in tags.get("METADATA_BLOCK_PICTURE", []):
                 try:
                     pictures.append(Picture(base64.b64decode(b64)))
-                except Exception:     # one damaged picture must not hide the others
+                except Exception:  # noqa: BLE001 - one damaged picture must not hide the others
                     continue
         if pictures:
             front = [p for p in pictures if p.type == 3]
