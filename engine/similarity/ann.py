@@ -25,10 +25,10 @@ from typing import Hashable, Iterable
 import numpy as np
 
 #: Below this many rows a query is answered exactly. Measured on two cores with 200-d vectors
-#: (``benchmarks/bench_ann.py``): an exact query costs about 0.2 ms at 10,000 rows, 4.7 ms at
-#: 100,000 and 17 ms at 300,000, so exact search meets the ~5 ms budget up to about 100,000
-#: rows, where an IVF index still takes seconds to build. Above it, exact time grows past the
-#: budget while the index answers in well under a millisecond.
+#: (``benchmarks/bench_ann.py``, ``docs/benchmarks.md``): an exact query costs 0.25 ms at
+#: 10,000 rows, 5.1 ms at 100,000, 13.5 ms at 300,000 and 49 ms at 1M, so exact search meets the
+#: ~5 ms budget up to about 100,000 rows. Above it exact time grows past the budget while the
+#: index answers in 0.5 ms (100k) to 2 ms (1M) after a build of 0.2 s to 5 s.
 EXACT_BELOW = 100_000
 
 #: Build the index once the exact queries of one session have cost this share of the
