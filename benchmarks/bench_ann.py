@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(resident memory +{r['rss_growth_mb']:.0f} MB; the float32 vectors, "
               f"{r['vectors_mb']:.0f} MB, are the app's own)")
         c = r["cosine"]
-        print(f"  cosine: neighbour 1 {c['top1']:.2f}, neighbour 10 {c['top10']:.2f}, random pair {c['random_pair']:.2f}")
+        print(f"  cosine: neighbour 1 {c['top1']:.2f}, neighbour 10 {c['top10']:.2f}, "
+              f"random pair {c['random_pair']:.2f}")
         print(f"  exact        median {r['exact']['median_ms']:7.2f} ms  p95 {r['exact']['p95_ms']:7.2f} ms")
         print("  nprobe sweep (no filter): " + "; ".join(
             f"{v['nprobe']}: recall {v['recall_at_10']:.3f}, {v['median_ms']:.2f}/{v['p95_ms']:.2f} ms"

@@ -1,7 +1,8 @@
 """Similarity: "more like this", playlists and the 2-D map of the library.
 
 Pure functions and classes on arrays (no database): embeddings (:mod:`.embeddings`), cosine
-kNN (:mod:`.index`, exact; approximate on FAISS for large libraries, :mod:`.ann`), playlists and M3U8 (:mod:`.playlist`),
+kNN (:mod:`.index`, exact; approximate on FAISS for large libraries, :mod:`.ann`), playlists
+and M3U8 (:mod:`.playlist`),
 the t-SNE layout and incremental placement (:mod:`.layout`), region labels (:mod:`.regions`)
 and the PNG rendering (:mod:`.render`). :mod:`.store` connects them to the library database.
 """

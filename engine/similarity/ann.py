@@ -110,7 +110,7 @@ def load_faiss() -> ModuleType | None:
     """The ``faiss`` module, or None when it cannot be imported (then search stays exact)."""
     try:
         import faiss
-    except Exception:   # ImportError, or a broken binary wheel (OSError, AttributeError)
+    except Exception:  # noqa: BLE001 - ImportError, or a broken binary wheel (OSError, AttributeError)
         return None
     return faiss
 
@@ -389,7 +389,7 @@ class AnnState:
     def _build(self) -> None:
         try:
             index = AnnIndex(self._vectors, self._params())
-        except Exception as e:   # out of memory, a FAISS error: stay exact, say why
+        except Exception as e:  # noqa: BLE001 - out of memory, a FAISS error: stay exact, say why
             self._failed = f"{type(e).__name__}: {e}"
             return
         remember_index(self._cache_key(), index)
