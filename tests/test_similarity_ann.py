@@ -323,3 +323,17 @@ def test_no_import_cycle_in_the_similarity_package():
     for name in sorted(graph):
         visit(name, [])
     assert "index" in graph["playlist"] and "ann" in graph["index"]   # the walk saw imports
+
+
+def test_the_ann_state_pickles_without_its_lock_or_thread():
+    """The app receives a SimilarityIndex from a worker process: it must pickle (a lock does
+    not), and the copy decides and builds on its own."""
+    import pickle
+
+    from engine.similarity.ann import AnnPolicy, AnnState
+
+    vectors = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    state = AnnState(vectors, AnnPolicy(), label=("m", "penultimate"))
+    copy = pickle.loads(pickle.dumps(state))
+    assert np.array_equal(copy._vectors, vectors) and copy.policy == state.policy
+    assert copy.building is False and copy.failed is None

@@ -306,6 +306,15 @@ class AnnState:
         self._lock = threading.Lock()
         self._looked_up = False
 
+    def __getstate__(self) -> dict:
+        """Pickled (sent from a worker process to the app) as its vectors, policy and label:
+        the lock, a build in flight and the FAISS index stay behind; the receiving process
+        builds (or finds in its own cache) an index when one is worth it there."""
+        return {"vectors": self._vectors, "policy": self.policy, "label": self._label}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["vectors"], state["policy"], state["label"])
+
     @property
     def wanted(self) -> bool:
         """True when the policy wants an approximate index for this many rows."""
