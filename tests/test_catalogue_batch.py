@@ -92,9 +92,9 @@ _DIRECT = """
 import pickle, sys
 from engine import Tagger
 from engine.profiles import profile_models
-from engine.tagger import FAST_ANALYSIS_PATCHES
+from engine.tagger import QUICK_ANALYSIS_PATCHES
 paths = sys.argv[2:]
-with Tagger(profile_models(), workers=0, max_patches=FAST_ANALYSIS_PATCHES) as tagger:
+with Tagger(profile_models(), workers=0, max_patches=QUICK_ANALYSIS_PATCHES) as tagger:
     results = tagger.tag_files(paths)
 out = {}
 for r in results:
@@ -122,7 +122,7 @@ def _direct_tagger(paths, tmp_path):
 def test_rows_are_the_taggers_own_results(batch_out, music, tmp_path):
     from engine.catalogue._library import content_fingerprint
     from engine.rhythm.track import analyse_file
-    from engine.tagger import FAST_ANALYSIS_PATCHES
+    from engine.tagger import QUICK_ANALYSIS_PATCHES
 
     files = _by_file(_rows(batch_out))
     assert sorted(files) == sorted(str(music / n) for n in [*GOOD, *BAD])   # each file once
@@ -142,7 +142,7 @@ def test_rows_are_the_taggers_own_results(batch_out, music, tmp_path):
             assert r["n_patches"] == n_patches and r["duration_s"] == pytest.approx(duration_s)
             assert r["warnings"] == warnings
             assert r["size"] == os.path.getsize(p) and r["fingerprint"] == content_fingerprint(p)
-            assert r["max_patches"] == FAST_ANALYSIS_PATCHES
+            assert r["max_patches"] == QUICK_ANALYSIS_PATCHES
     rh = analyse_file(str(music / GOOD[0]), quick=True)
     r0 = files[str(music / GOOD[0])][0]
     assert r0["bpm"] == pytest.approx(rh.rhythm.bpm) and r0["key_tonic"] == rh.key.tonic

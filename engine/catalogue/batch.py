@@ -320,7 +320,7 @@ class TagActor:
 @dataclass
 class BatchOptions:
     models: Any = None                    # profile name, bundle name(s) (default: the standard profile)
-    max_patches: int | None | str = "fast"
+    max_patches: int | None | str = "quick"  # "quick": the scan's QUICK_ANALYSIS_PATCHES; None: all
     rhythm: bool = True
     address: str | None = None            # None: a local Ray instance; "auto" or host:port: a cluster
     workers: int | None = None            # CPUs of the local instance (default: all)
@@ -380,7 +380,7 @@ def run_batch(paths: Sequence[str], out: str | os.PathLike, options: BatchOption
     ray = require_ray()
     from ..bundle import read_bundle_info
     from ..profiles import profile_models
-    from ..tagger import FAST_ANALYSIS_PATCHES
+    from ..tagger import QUICK_ANALYSIS_PATCHES
     from . import records
 
     t0 = time.monotonic()
@@ -397,7 +397,8 @@ def run_batch(paths: Sequence[str], out: str | os.PathLike, options: BatchOption
         sources[info.name] = (m, info)
     summary.models = list(sources)
     infos = [i for _, i in sources.values()]
-    max_patches = FAST_ANALYSIS_PATCHES if options.max_patches == "fast" else options.max_patches
+    max_patches = (QUICK_ANALYSIS_PATCHES if options.max_patches in ("quick", "fast")
+                   else options.max_patches)
     metadata = records.models_metadata(infos, max_patches)
     done = frozenset(records.done_fingerprints(out))
 

@@ -31,8 +31,12 @@ def register(sub) -> None:
                    help="analysis profile or model bundle(s), as for 'tagatlas scan' (default: the "
                         "standard profile, musicnn-msd + jamendo-musicnn)")
     depth = p.add_mutually_exclusive_group()
-    depth.add_argument("--full", dest="max_patches", action="store_const", const=None, default="fast",
-                       help="analyse every 3-s patch (default: the scan's quick analysis, 8 patches)")
+    from ..tagger import QUICK_ANALYSIS_PATCHES
+
+    depth.add_argument("--full", dest="max_patches", action="store_const", const=None,
+                       default=QUICK_ANALYSIS_PATCHES,
+                       help="analyse every 3-s patch of each track (default: the quick analysis of "
+                            f"{QUICK_ANALYSIS_PATCHES} patches spread over the track, as a library scan)")
     depth.add_argument("--max-patches", dest="max_patches", type=int, metavar="N",
                        help="analyse at most N patches spread over each track")
     p.add_argument("--no-rhythm", dest="rhythm", action="store_false",
