@@ -380,8 +380,39 @@ def load_audio(path: str | os.PathLike, sr: int, *, start_s: float = 0.0,
     """Decode ``path`` to float32 mono at ``sr`` Hz.
 
     Only ``[start_s, start_s + duration_s)`` is read (the whole file when ``duration_s`` is
-    None). Mono is the mean of the channels. Raises :class:`TooShortAudioError` when fewer
-    than ``min_duration_s`` seconds (or no samples at all) come back.
+    None). Mono is the mean of the channels.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+    sr : int
+        The sample rate to return, in Hz (the audio is resampled from its native rate).
+    start_s : float, default 0.0
+        Where to start reading, in seconds from the beginning of the file.
+    duration_s : float, optional
+        How many seconds to read from ``start_s``; None: to the end of the file.
+    resampler : str, default "soxr_hq"
+        The resampling filter: "soxr_hq" or "kaiser_best" (see :mod:`engine.audio.resample`).
+    min_duration_s : float, default 0.0
+        The least audio, in seconds, that must come back.
+
+    Returns
+    -------
+    np.ndarray
+        float32 [n_samples] mono samples at ``sr`` Hz.
+
+    Raises
+    ------
+    TooShortAudioError
+        When fewer than ``min_duration_s`` seconds (or no samples at all) come back.
+    CorruptAudioError
+        When the decoded audio holds non-finite samples, or the decoder says the data is broken.
+    AudioError
+        When the file is missing, empty, unreadable or cannot be decoded (the subclasses of
+        :class:`~engine.errors.AudioError` say which).
+    ParameterError
+        For an unknown ``resampler``.
     """
     p = check_readable(path)
     y, native_sr = _with_backends(p, "read", float(start_s), duration_s)

@@ -28,6 +28,34 @@ def _timed(fn, *args):
 
 def bench_device(model_name: str, paths: list[Path], device: str, workers: int,
                  max_patches: int | None, batch: int | None) -> dict:
+    """Time each stage of tagging ``paths`` with one model on one device.
+
+    Decoding alone (one process), log-mel features alone, the model alone (in batches), and the
+    whole tagger end to end (decode workers and batched inference, its worker pool started
+    before timing).
+
+    Parameters
+    ----------
+    model_name : str
+        The bundle to run (a name or path).
+    paths : list of Path
+        The audio files to tag.
+    device : str
+        Where the model runs ("cpu", "cuda", ...).
+    workers : int
+        Decode processes of the end-to-end tagger (0: decode in this process).
+    max_patches : int or None
+        For patch models, at most this many patches per track; None: every patch.
+    batch : int or None
+        Patches per forward pass; None: the tagger's default for the device.
+
+    Returns
+    -------
+    dict
+        The device, model, number of tracks (and how many were tagged), patches per track,
+        workers, batch size, and for each stage its seconds, tracks per second and speed as a
+        multiple of real time.
+    """
     import torch
 
     from ..tagger import Tagger

@@ -58,8 +58,36 @@ class AnalysisStore:
                        n_patches: int | None = None, duration_s: float | None = None,
                        warnings: Iterable[str] = (), analysed_at: float | None = None,
                        mark_analysed: bool = True) -> None:
-        """Save (or replace) the analysis of one track by ``model``. A track in status new or
-        error becomes analysed (a written track stays written)."""
+        """Save (or replace) the analysis of one track by ``model``.
+
+        A track in status new or error becomes analysed (a written track stays written).
+
+        Parameters
+        ----------
+        track_id : int
+            The track analysed.
+        model : str
+            The name of the model (bundle) that analysed it.
+        scores : array_like of float
+            [n_tags] the track's tag probabilities, in the model's tag order (stored as float32).
+        embedding : array_like of float, optional
+            [d] the track's embedding (e.g. the penultimate layer); None stores none.
+        n_patches : int, optional
+            How many patches (or excerpts) of the track the model ran on.
+        duration_s : float, optional
+            The track's duration in seconds; also fills the track's duration when it has none yet.
+        warnings : iterable of str, default ()
+            Notes about the analysis, stored with it (as JSON).
+        analysed_at : float, optional
+            When it was analysed, in seconds since the epoch (``time.time()``); None: now.
+        mark_analysed : bool, default True
+            Move a new or error track to status analysed (and fill its duration); False leaves the
+            track row untouched.
+
+        Returns
+        -------
+        None
+        """
         self._conn.execute(
             "INSERT INTO analyses (track_id, model, scores, embedding, n_patches, duration_s,"
             " analysed_at, warnings) VALUES (?,?,?,?,?,?,?,?)"

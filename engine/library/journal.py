@@ -33,8 +33,33 @@ class WriteJournal:
                           state: str = "done") -> int:
         """Journal one file's write: the fields as they were and as they became (JSON values).
 
-        ``state="pending"`` journals a write before the file is swapped in (write-ahead); undo
-        and the batch lists ignore the entry until :meth:`finish_journal_entry` marks it done.
+        ``state="pending"`` journals a write before the file is swapped in (write-ahead); undo and
+        the batch lists ignore the entry until :meth:`finish_journal_entry` marks it done.
+
+        Parameters
+        ----------
+        batch_id : int
+            The write batch the entry belongs to (:meth:`begin_write_batch`).
+        path : str, bytes or os.PathLike
+            The file written.
+        fields_before : object
+            The file's fields before the write (any JSON-serialisable value).
+        fields_after : object
+            The file's fields after the write (any JSON-serialisable value).
+        track_id : int, optional
+            The library track of the file, when there is one.
+        state : str, default "done"
+            "done" for a write that has happened, "pending" for one about to happen.
+
+        Returns
+        -------
+        int
+            The new entry's id.
+
+        Raises
+        ------
+        ParameterError
+            For a ``state`` other than "pending" or "done".
         """
         if state not in ("pending", "done"):
             raise ParameterError(f"unknown journal state {state!r}")

@@ -20,8 +20,34 @@ class LayoutStore:
 
     def save_layout(self, model: str, embedding_kind: str, track_ids, xy, *,
                     params: Mapping[str, Any] | None = None, make_current: bool = True) -> int:
-        """Store a 2-D map (``xy`` float [n, 2] for ``track_ids`` [n]); by default it becomes
-        the current layout for ``(model, embedding_kind)``."""
+        """Store a 2-D map; by default it becomes the current layout for ``(model, embedding_kind)``.
+
+        Parameters
+        ----------
+        model : str
+            The model whose vectors were laid out.
+        embedding_kind : str
+            The kind of vectors laid out (e.g. "scores" or "penultimate").
+        track_ids : array_like of int
+            [n] the track of each point.
+        xy : array_like of float
+            [n, 2] the points' coordinates, in ``track_ids`` order (any units).
+        params : mapping, optional
+            How the layout was made (stored as JSON; values that JSON cannot hold are stored as
+            text). None: an empty mapping.
+        make_current : bool, default True
+            Make the new layout the current one for ``(model, embedding_kind)``.
+
+        Returns
+        -------
+        int
+            The new layout's id.
+
+        Raises
+        ------
+        ParameterError
+            When ``track_ids`` and ``xy`` have different lengths.
+        """
         ids = np.asarray(track_ids, dtype=np.int64).ravel()
         pts = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         if len(ids) != len(pts):

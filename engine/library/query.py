@@ -87,8 +87,41 @@ def track_conditions(query: str | None = None, *, text: str | None = None,
                      analysed_with: str | None = None, not_analysed_with: str | None = None,
                      under: str | os.PathLike | None = None, include_gone: bool = False,
                      ) -> tuple[list[str], list[Any]]:
-    """The ``WHERE`` conditions (joined by AND) and their arguments selecting the tracks that
-    match every filter given (see :meth:`engine.library.Library.query_tracks`)."""
+    """The ``WHERE`` conditions and arguments selecting the tracks that match every filter given.
+
+    The conditions are meant to be joined by AND (see :meth:`engine.library.Library.query_tracks`).
+
+    Parameters
+    ----------
+    query : str, optional
+        A search string (see :func:`parse_query`), e.g. ``artist:beatles "love me" bpm:118-124``.
+    text : str, optional
+        Words that must each appear in title, artist, album, album artist or path.
+    status : str or iterable of str, optional
+        One or several track statuses ("new", "analysed", "written", "error", "gone"); added to
+        any ``status:`` in ``query``.
+    has_tag : str, optional
+        A genre or mood the file already carries (case-insensitive, the whole value).
+    analysed_with : str, optional
+        A model name: only tracks that have an analysis by it.
+    not_analysed_with : str, optional
+        A model name: only tracks that have no analysis by it.
+    under : str or os.PathLike, optional
+        A folder: only tracks inside it (at any depth).
+    include_gone : bool, default False
+        Keep tracks whose file is gone. When a status is asked for (here or in ``query``), the
+        statuses decide instead and this is ignored.
+
+    Returns
+    -------
+    tuple of (list of str, list)
+        The SQL conditions (each parenthesised where needed) and their arguments, in order.
+
+    Raises
+    ------
+    LibraryError
+        For a ``bpm:``, ``key:`` or ``id:`` filter in ``query`` that cannot be read.
+    """
     where: list[str] = []
     args: list[Any] = []
     q = parse_query(query)

@@ -49,17 +49,63 @@ def scan(library: Library, roots: Iterable[str | os.PathLike], *, model: str | N
          max_patches: int | None = QUICK_ANALYSIS_PATCHES, rhythm: bool = True) -> ScanSummary:
     """Bring the library up to date with ``roots`` and analyse what needs it.
 
-    ``model``: a bundle name or path for the :class:`~engine.tagger.Tagger` (default: the
-    engine's default model), or pass a ready ``tagger``. ``analyse=False`` only records files
-    and their tags. ``retry_failed``: analyse again files whose decoding failed before (they are
-    otherwise retried only once they change). ``max_patches``: for patch models, analyse at
-    most this many patches spread over each track (default: the quick analysis,
-    :data:`~engine.tagger.QUICK_ANALYSIS_PATCHES`; None: every patch, as the original).
-    ``rhythm``: also analyse tempo, beats and key (:mod:`engine.rhythm`) of every analysed
-    track under ``roots`` that has none yet (quick: the middle minute; with ``max_patches=None``
-    the whole track). Raises :class:`LibraryError` for a root that does
-    not exist (nothing is changed then) and :class:`~engine.errors.ModelError` for a missing
-    model; per-file problems never raise, they are recorded and counted in ``failed``.
+    Runs the four phases of the module docstring (walk, reconcile, read, analyse), committing in
+    batches, so a scan that is killed can be run again and carries on. Per-file problems never
+    raise: they are recorded and counted in ``failed``.
+
+    Parameters
+    ----------
+    library : Library
+        The open library to update.
+    roots : iterable of str or os.PathLike
+        The music folders to scan (at least one).
+    model : str, optional
+        A profile, a bundle name or a bundle path for the :class:`~engine.tagger.Tagger` (several
+        models joined by "+"); None: the default profile. Ignored when ``tagger`` is given.
+    analyse : bool, default True
+        False only records files and their tags (no tagging, no tempo and key).
+    tagger : TaggerLike, optional
+        A ready tagger to use instead of loading ``model``; it runs all its models on every track
+        that needs one of them, and is not closed here.
+    workers : int, optional
+        Decode processes of the tagger and processes of the tempo/key phase (0: all in this
+        process); None: the engine's default (up to 4).
+    device : str, optional
+        Where the models run ("cpu", "cuda", "cuda:1"); None: automatic (the TAGATLAS_DEVICE
+        environment variable, else CUDA when present, else the CPU).
+    progress : callable, optional
+        ``progress(phase, done, total, path)`` along the way (``total`` is 0 while walking, when
+        it is not known yet).
+    cancel : callable, optional
+        ``cancel()`` is checked often; when it returns True the scan stops after committing what
+        is done, with ``cancelled`` set in the summary.
+    retry_failed : bool, default False
+        Analyse again files whose decoding failed before (they are otherwise retried only once
+        they change).
+    commit_every : int, default 50
+        Commit the work at least every this many files.
+    commit_seconds : float, default 2.0
+        Commit the work at least this often, in seconds.
+    max_patches : int or None, default QUICK_ANALYSIS_PATCHES
+        For patch models, analyse at most this many patches spread over each track (default: the
+        quick analysis, :data:`~engine.tagger.QUICK_ANALYSIS_PATCHES`; None: every patch, as the
+        original).
+    rhythm : bool, default True
+        Also analyse tempo, beats and key (:mod:`engine.rhythm`) of every analysed track under
+        ``roots`` that has none yet (quick: the middle minute; with ``max_patches=None`` the
+        whole track).
+
+    Returns
+    -------
+    ScanSummary
+        What was found, changed, analysed and failed, and how long it took.
+
+    Raises
+    ------
+    LibraryError
+        When ``roots`` is empty or a root does not exist (nothing is changed then).
+    ModelError
+        For a missing model (:class:`~engine.errors.ModelError`).
     """
     t_start = time.monotonic()
     roots = [normalize_path(r) for r in roots]

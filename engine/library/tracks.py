@@ -26,9 +26,38 @@ class TrackStore:
                   status: str = "new") -> int:
         """Insert a track, or refresh the row already at ``path``; returns its id.
 
-        ``metadata`` holds title/artist/album/albumartist (str) and genre/mood (list of str);
-        any other keys are kept in ``extra``. An existing row keeps its id (and so its
-        analyses, playlists and journal) — callers delete stale analyses themselves.
+        An existing row keeps its id (and so its analyses, playlists and journal), and every column
+        given here replaces the stored one; callers delete stale analyses themselves.
+
+        Parameters
+        ----------
+        path : str, bytes or os.PathLike
+            The file (stored as its absolute path, normalised).
+        size : int
+            The file's size in bytes.
+        mtime_ns : int
+            The file's modification time in nanoseconds (``os.stat().st_mtime_ns``).
+        fingerprint : bytes, optional
+            The file's content fingerprint (see ``content_fingerprint``); None when not computed.
+        duration_s : float, optional
+            The track's duration in seconds, when known.
+        format : str, optional
+            The file's audio format (e.g. "MP3", "FLAC"), when known.
+        metadata : mapping, optional
+            The tags already in the file: title/artist/album/albumartist (str) and genre/mood (list
+            of str); any other keys are kept in ``extra``. None: no tags.
+        status : str, default "new"
+            The track's status: "new", "analysed", "written", "error" or "gone".
+
+        Returns
+        -------
+        int
+            The track's id.
+
+        Raises
+        ------
+        ParameterError
+            For an unknown ``status``.
         """
         if status not in TRACK_STATUSES:
             raise ParameterError(f"unknown track status {status!r}")
@@ -209,12 +238,43 @@ class TrackStore:
                      ) -> list[TrackRow]:
         """Tracks matching every filter given, as light rows.
 
-        ``query``: a search string, see :func:`parse_query`. ``text``: words that must each
-        appear in title, artist, album, album artist or path. ``status``: one or several
-        statuses (gone tracks are left out unless asked for by status or ``include_gone``).
-        ``has_tag``: the file already carries this genre or mood (case-insensitive).
-        ``analysed_with`` / ``not_analysed_with``: a model name. ``under``: a folder.
-        ``order_by``: "path", "title", "artist", "album", "added" or "id".
+        Parameters
+        ----------
+        query : str, optional
+            A search string, see :func:`parse_query`.
+        text : str, optional
+            Words that must each appear in title, artist, album, album artist or path.
+        status : str or iterable of str, optional
+            One or several statuses. Gone tracks are left out unless asked for by status or
+            ``include_gone``.
+        has_tag : str, optional
+            The file already carries this genre or mood (case-insensitive).
+        analysed_with : str, optional
+            A model name: only tracks analysed by it.
+        not_analysed_with : str, optional
+            A model name: only tracks not analysed by it.
+        under : str or os.PathLike, optional
+            A folder: only tracks inside it.
+        include_gone : bool, default False
+            Also return tracks whose file is gone (when no status is asked for).
+        order_by : str, default "path"
+            "path", "title", "artist", "album", "added" or "id".
+        limit : int, optional
+            At most this many rows; None: all.
+        offset : int, default 0
+            Rows to skip before the first returned (only used with ``limit``).
+
+        Returns
+        -------
+        list of TrackRow
+            The matching tracks in ``order_by`` order.
+
+        Raises
+        ------
+        ParameterError
+            For an unknown ``order_by``.
+        LibraryError
+            For a ``bpm:``, ``key:`` or ``id:`` filter in ``query`` that cannot be read.
         """
         where, args = track_conditions(
             query, text=text, status=status, has_tag=has_tag, analysed_with=analysed_with,

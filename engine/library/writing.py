@@ -140,15 +140,49 @@ def plan_writes(lib: Library, track_ids: Iterable[int], policy: Any, *, model: s
                 accept: dict[int, Iterable[str]] | None = None,
                 reject: dict[int, Iterable[str]] | None = None,
                 progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> WritePlan:
-    """What writing the predictions of ``model`` (a profile, a bundle name or None for the
-    default profile, see :func:`engine.library.predictions.choose_models`) with ``policy`` would
-    change in each track's file. The models' stored scores are calibrated and combined onto the
-    canonical vocabulary (:mod:`engine.combine`); the policy decides on the combined scores.
-    The track's tempo and key (when analysed) go to the "bpm" and "key" fields under the same
-    policy (see :func:`engine.metadata.policy.rhythm_values`).
+    """What writing the predictions of ``model`` with ``policy`` would change in each track's file.
+
+    The models' stored scores are calibrated and combined onto the canonical vocabulary
+    (:mod:`engine.combine`); the policy decides on the combined scores. The track's tempo and
+    key (when analysed) go to the "bpm" and "key" fields under the same policy (see
+    :func:`engine.metadata.policy.rhythm_values`).
 
     Each file's tags are read now (not taken from the database), so the plan matches the file.
-    ``accept`` / ``reject``: per track id, review overrides (see ``plan_changes``).
+    Nothing is written.
+
+    Parameters
+    ----------
+    lib : Library
+        The open library holding the tracks and their analyses.
+    track_ids : iterable of int
+        The tracks to plan for; ids not in the library are skipped.
+    policy : TagPolicy
+        What is written and how (:class:`engine.metadata.policy.TagPolicy`).
+    model : str, optional
+        A profile, a bundle name or None for the default profile (see
+        :func:`engine.library.predictions.choose_models`).
+    accept : dict of int to iterable of str, optional
+        Per track id, review overrides: tag names to write whatever their score (see
+        ``plan_changes``).
+    reject : dict of int to iterable of str, optional
+        Per track id, tag names never to write (see ``plan_changes``).
+    progress : callable, optional
+        ``progress(done, total, path)``, called before each track is planned.
+    cancel : callable, optional
+        ``cancel()`` is checked before each track; when it returns True the plan so far is
+        returned.
+
+    Returns
+    -------
+    WritePlan
+        The planned changes, the tracks whose files would not change, the tracks not analysed by
+        the model(s), and the files that could not be read (``failures``).
+
+    Raises
+    ------
+    LibraryError
+        When the library holds no analyses by the model(s) asked for, or ``model`` is None and
+        the choice is ambiguous (see :func:`engine.library.predictions.choose_models`).
     """
     from ..metadata import plan_changes, read_tags
     from ..metadata.policy import rhythm_values

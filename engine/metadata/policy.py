@@ -262,7 +262,43 @@ def scores_json(scores: np.ndarray, tags: list[TagInfo], model_name: str, decima
 def predicted_values(scores: np.ndarray, tags: list[TagInfo], policy: TagPolicy, *,
                      accept: Iterable[str] | None = None, reject: Iterable[str] | None = None,
                      thresholds: np.ndarray | None = None) -> dict[str, list[str]]:
-    """Category -> display names that the policy would write, best first (fields not applied)."""
+    """Category -> display names that the policy would write, best first (fields not applied).
+
+    Per category, tags sharing a display name are merged (the highest score counts, and the
+    entry passes when any of its tags reaches its threshold). The passing entries are kept,
+    best first, up to the category rule's ``max_count``; with a ``relative`` rule, only those
+    scoring at least that fraction of the best one's score stay. Accepted tags are added
+    whatever their score and rejected ones removed whatever their score.
+
+    Parameters
+    ----------
+    scores : np.ndarray
+        [shape=(n_tags,)] tag probabilities in ``tags`` order (flattened here).
+    tags : list of TagInfo
+        The model's tags (``BundleInfo.tags``), with categories and display names.
+    policy : TagPolicy
+        Its per-category rules (threshold, ``relative``, ``max_count``) decide what passes.
+    accept : iterable of str, optional
+        Review overrides: raw tag names or display names (case-insensitive) to keep even when
+        they do not pass the rule. None: none.
+    reject : iterable of str, optional
+        Raw tag names or display names (case-insensitive) never to write, even when they pass.
+        A tag both accepted and rejected is left out.
+    thresholds : np.ndarray, optional
+        [shape=(n_tags,)] the model's per-tag thresholds (``BundleInfo.threshold_array()``), used
+        by categories whose rule has no threshold of its own. None: 0.5 for those categories.
+
+    Returns
+    -------
+    dict of str to list of str
+        For every category in ``CATEGORIES``, the display names to write, highest score first
+        (an empty list when none pass).
+
+    Raises
+    ------
+    ParameterError
+        When ``scores`` or ``thresholds`` do not have one value per tag.
+    """
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if scores.shape[0] != len(tags):
         raise ParameterError(f"{scores.shape[0]} scores for {len(tags)} tags")

@@ -55,9 +55,33 @@ def excerpt_bounds(duration_s: float, excerpt_s: float | None) -> tuple[float, f
 def analyse_rhythm(y: np.ndarray, sr: int, *, tempo_range: TempoRange = TempoRange(),
                    excerpt_s: float | None = None, model: str | None = None,
                    params: DBNParams = DBNParams()) -> RhythmAnalysis:
-    """Analyse mono audio ``y`` at ``sr`` (resampled to 22,050 Hz here). ``excerpt_s``: analyse
-    only the middle that many seconds (beat times stay in the track's time). ``model``: a
-    beat-model ``.json`` (default: the bundled BeatNet)."""
+    """Analyse the tempo, beats, downbeats and meter of mono audio ``y``.
+
+    The audio is resampled to 22,050 Hz here; beat times stay in the track's time even when
+    only an excerpt is analysed.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        [n_samples] mono audio (flattened and taken as float32).
+    sr : int
+        The sample rate of ``y``, in Hz.
+    tempo_range : TempoRange, default TempoRange()
+        The BPM range the tempo is reported in (60-200 BPM by default): a tempo outside it is
+        halved or doubled until it fits.
+    excerpt_s : float, optional
+        Analyse only the middle that many seconds; None (or a shorter track): all of it.
+    model : str, optional
+        A beat-model ``.json`` path; None: the bundled BeatNet.
+    params : DBNParams, default DBNParams()
+        The settings of the dynamic Bayesian network that decodes the beats.
+
+    Returns
+    -------
+    RhythmAnalysis
+        The tempo (None when no steady beat is found) with its confidence and alternatives, the
+        beat and downbeat times in seconds, the meter, and the part of the track analysed.
+    """
     from ..audio.resample import resample
 
     y = np.asarray(y, dtype=np.float32).ravel()

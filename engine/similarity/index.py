@@ -184,8 +184,35 @@ class SimilarityIndex:
         """The k tracks most like the seed(s), best first, never the seeds themselves.
 
         Several seeds are combined by the normalised mean of their vectors, which ranks by the
-        mean cosine similarity to the seeds. ``only``: boolean [n], rows that may be returned
-        at all (e.g. a tempo or key filter, :mod:`engine.similarity.compat`).
+        mean cosine similarity to the seeds.
+
+        Parameters
+        ----------
+        seeds : hashable or sequence of hashable
+            One track id or several (each in the index).
+        k : int, default 10
+            At most this many results (fewer when the filters leave fewer tracks).
+        exclude_same_artist : bool, default False
+            Leave out tracks by a seed's artist (needs the artists given to the index).
+        exclude_same_album : bool, default False
+            Leave out tracks from a seed's album (needs the albums given to the index).
+        exclude : iterable of hashable, default ()
+            Track ids never to return (ids not in the index are ignored).
+        only : np.ndarray, optional
+            Boolean [n], rows that may be returned at all (e.g. a tempo or key filter,
+            :mod:`engine.similarity.compat`); None: every row.
+
+        Returns
+        -------
+        list of Neighbour
+            The tracks found, with their cosine similarity to the query and their row.
+
+        Raises
+        ------
+        KeyError
+            When a seed is not in the index.
+        ValueError
+            When an exclude-same filter is asked for without its metadata given to the index.
         """
         if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, np.ndarray)):
             seeds = [seeds]

@@ -58,8 +58,42 @@ def smooth_playlist(index: SimilarityIndex, seeds: Hashable | Sequence[Hashable]
     Each next track is the unvisited candidate that maximises
     ``(1 - pull) * cos(previous, t) + pull * cos(centroid of seeds, t)``: close to the track
     before it, and held near the seeds so the list does not drift into another genre.
-    No track appears twice; ``max_per_artist`` limits tracks per artist (seeds included).
-    The seeds open the playlist when ``include_seeds`` (and count towards ``length``).
+    No track appears twice. The candidates are the ``pool_size`` tracks nearest the seeds'
+    centroid; the playlist is shorter than ``length`` when they run out.
+
+    Parameters
+    ----------
+    index : SimilarityIndex
+        The tracks and their vectors.
+    seeds : hashable or sequence of hashable
+        One track id or several (each in ``index``).
+    length : int, default 25
+        Tracks in the playlist (at least 1).
+    pull : float, default 0.35
+        How strongly each step is held near the seeds, from 0 (only the previous track counts)
+        to 1 (only the seeds count).
+    max_per_artist : int, optional
+        At most this many tracks per artist, seeds included (needs the artists given to the
+        index); None: no limit.
+    include_seeds : bool, default True
+        The seeds open the playlist (and count towards ``length``).
+    pool_size : int, optional
+        Candidates to choose from; None: ``max(20 * length, 500)``.
+    exclude : sequence of hashable, default ()
+        Track ids never to add.
+
+    Returns
+    -------
+    list of hashable
+        The playlist's track ids, in order.
+
+    Raises
+    ------
+    ParameterError
+        When ``length`` < 1, ``pull`` is outside [0, 1], a seed is given twice, or
+        ``max_per_artist`` is < 1 or given without artists in the index.
+    KeyError
+        When a seed is not in the index.
     """
     if length < 1:
         raise ParameterError(f"length (tracks in the playlist) must be at least 1, not {length}")
@@ -122,7 +156,42 @@ def path_playlist(index: SimilarityIndex, start: Hashable, end: Hashable, length
     unused one maximising ``cos(waypoint, t) + smoothness * cos(neighbour, t)``, where the
     neighbour is the track already placed next to it on that side. Building from both ends
     keeps each step short and puts an unavoidable jump (two styles with nothing between them
-    in the library) in the middle, not at one end.
+    in the library) in the middle, not at one end. The path is shorter than ``length`` when the
+    candidates run out.
+
+    Parameters
+    ----------
+    index : SimilarityIndex
+        The tracks and their vectors.
+    start : hashable
+        The first track's id.
+    end : hashable
+        The last track's id (another track than ``start``).
+    length : int, default 12
+        Tracks in the path, ``start`` and ``end`` included (at least 2).
+    smoothness : float, default 0.5
+        The weight of the similarity to the neighbouring track against the similarity to the
+        waypoint (0: follow the waypoints only).
+    max_per_artist : int, optional
+        At most this many tracks per artist, ``start`` and ``end`` included (needs the artists
+        given to the index); None: no limit.
+    pool_per_waypoint : int, default 50
+        Candidates taken near each waypoint.
+    exclude : sequence of hashable, default ()
+        Track ids never to add.
+
+    Returns
+    -------
+    list of hashable
+        The path's track ids, from ``start`` to ``end``.
+
+    Raises
+    ------
+    ParameterError
+        When ``length`` < 2, ``start`` and ``end`` are the same track, or ``max_per_artist`` is
+        < 1 or given without artists in the index.
+    KeyError
+        When ``start`` or ``end`` is not in the index.
     """
     if length < 2:
         raise ParameterError(f"length must be at least 2 for a path (its start and end), not {length}")

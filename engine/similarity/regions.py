@@ -74,11 +74,40 @@ def label_regions(coords: np.ndarray, scores: np.ndarray, tag_names: Sequence[st
                   random_state: int = 0) -> list[Region]:
     """Cluster the layout ``coords`` [n, 2] with k-means and name each cluster by its tags.
 
-    ``scores`` [n, n_tags] are tag probabilities, ``tag_names`` their display names;
-    ``use_tags`` (optional mask) restricts which tags may name regions (e.g. genres and
-    moods, not eras). A tag names a region when its mean score there is high *and* higher
-    than in the library as a whole (weight = region mean - library mean). Regions with
-    fewer than ``min_size`` tracks are dropped. Largest region first.
+    A tag names a region when its mean score there is high *and* higher than in the library as
+    a whole (weight = region mean - library mean); tags sharing a display name are merged, and a
+    near-synonym of a tag already on the label is skipped. A region where no tag is higher than
+    in the library is named by its highest-scoring tag (weight 0).
+
+    Parameters
+    ----------
+    coords : np.ndarray
+        [n, 2] the map's points.
+    scores : np.ndarray
+        [n, n_tags] tag probabilities of the points.
+    tag_names : sequence of str
+        [n_tags] the display names of the score columns.
+    n_regions : int, optional
+        How many clusters to make (at most ``n``); None: :func:`default_region_count`.
+    tags_per_label : int, default 2
+        At most this many tags name a region.
+    use_tags : sequence of bool, optional
+        [n_tags] a mask restricting which tags may name regions (e.g. genres and moods, not
+        eras); None: all.
+    min_size : int, default 3
+        Regions with fewer tracks than this are dropped.
+    random_state : int, default 0
+        The seed of k-means, so the same map gives the same regions.
+
+    Returns
+    -------
+    list of Region
+        The labelled regions, largest first (empty when there are no points).
+
+    Raises
+    ------
+    ParameterError
+        When ``scores`` is not [n, len(tag_names)].
     """
     from sklearn.cluster import KMeans
 

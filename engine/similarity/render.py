@@ -75,6 +75,42 @@ def render_map(out_path: str | os.PathLike, coords: np.ndarray, *,
     Either ``categories`` (one label per point; "Other" drawn grey, underneath) with a legend,
     or ``values`` (one number per point, e.g. a tag's score) with a colour bar. Region labels
     are drawn with a white halo. No axes: t-SNE coordinates have no units.
+
+    Parameters
+    ----------
+    out_path : str or os.PathLike
+        The PNG to write (its folder is created when missing).
+    coords : np.ndarray
+        [n, 2] the points.
+    categories : sequence of str, optional
+        [n] a label per point (e.g. from :func:`top_labels`); give this or ``values``.
+    values : np.ndarray, optional
+        [n] a number per point, drawn with the viridis colour map (high values on top); give this
+        or ``categories``.
+    value_label : str, default "score"
+        The colour bar's label (with ``values``).
+    regions : sequence of Region, default ()
+        Region labels to draw.
+    title : str, optional
+        A title above the map; None: no title.
+    max_region_labels : int, default 14
+        At most this many region labels, largest regions first (a label that would overlap a
+        bigger region's is left out).
+    figsize : tuple of (float, float), default (10.0, 7.5)
+        The figure's width and height in inches.
+    dpi : int, default 150
+        Dots per inch of the PNG.
+
+    Returns
+    -------
+    Path
+        The PNG written.
+
+    Raises
+    ------
+    ParameterError
+        When both or neither of ``categories`` and ``values`` are given, or they do not have one
+        entry per point.
     """
     import matplotlib
 

@@ -151,9 +151,41 @@ def update_map(lib, lv: LibraryVectors, *, recompute: bool = False,
                params: LayoutParams = LayoutParams(),
                placement: PlacementParams = PlacementParams(),
                progress: Progress | None = None, cancel: Cancel | None = None) -> MapResult:
-    """The current map of ``lv``'s tracks, computed (and cached in the library) when there is
-    none or ``recompute``; otherwise the cached one, with tracks that are not on it yet
-    placed incrementally and saved. Tracks no longer in the library drop off the map."""
+    """The current map of ``lv``'s tracks, computed and cached in the library when needed.
+
+    A map is computed when there is none, when ``recompute``, when the cached one was made from
+    differently prepared vectors, or when fewer than four of its tracks are left; otherwise the
+    cached one is used, with tracks that are not on it yet placed incrementally and saved.
+    Tracks no longer in the library drop off the map.
+
+    Parameters
+    ----------
+    lib : Library
+        The open library holding the layouts.
+    lv : LibraryVectors
+        The vectors to map (:func:`load_vectors`).
+    recompute : bool, default False
+        Run t-SNE afresh even when a map is cached.
+    params : LayoutParams, default LayoutParams()
+        The t-SNE settings, for a map computed now.
+    placement : PlacementParams, default PlacementParams()
+        How new tracks are placed into a cached map.
+    progress : callable, optional
+        ``progress(done, total)`` in t-SNE iterations, while a map is computed.
+    cancel : callable, optional
+        ``cancel()`` is checked while a map is computed.
+
+    Returns
+    -------
+    MapResult
+        The layout's id, the coordinates in ``lv``'s row order, whether it was computed now, and
+        how many of its points were placed incrementally.
+
+    Raises
+    ------
+    LayoutCancelled
+        When ``cancel()`` returns True during the computation.
+    """
     t0 = time.perf_counter()
     # include_gone: every point ever put on this map counts for the placed fraction; the
     # points of tracks that are no longer in ``lv`` are dropped just below.

@@ -15,11 +15,36 @@ from engine.similarity.embeddings import l2_normalize
 def clustered_embeddings(n: int, *, dim: int = 200, n_clusters: int = 20, latent_dim: int = 16,
                          spread: float = 1.0, noise: float = 0.05, seed: int = 0,
                          normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """``(vectors float32 [n, dim], labels int64 [n])``.
+    """Generated embeddings with known clusters: ``(vectors float32 [n, dim], labels int64 [n])``.
 
-    ``spread`` scales the within-cluster scatter relative to the distance between cluster
-    centres (1.0: clearly separated clusters whose edges still touch; 2.0: heavy overlap).
-    Cluster sizes follow a Zipf-like law, as genres in a music library do.
+    Cluster sizes follow a Zipf-like law, as genres in a music library do; each cluster has four
+    sub-clusters.
+
+    Parameters
+    ----------
+    n : int
+        The number of vectors.
+    dim : int, default 200
+        Their dimension.
+    n_clusters : int, default 20
+        The number of clusters (labels 0 to ``n_clusters - 1``).
+    latent_dim : int, default 16
+        The dimension of the latent space the clusters are drawn in before being lifted to
+        ``dim``.
+    spread : float, default 1.0
+        Scales the within-cluster scatter relative to the distance between cluster centres (1.0:
+        clearly separated clusters whose edges still touch; 2.0: heavy overlap).
+    noise : float, default 0.05
+        The scale of the non-negative noise added after the ReLU.
+    seed : int, default 0
+        The random seed (the same seed gives the same data).
+    normalize : bool, default True
+        L2-normalise the vectors.
+
+    Returns
+    -------
+    tuple of (np.ndarray, np.ndarray)
+        The vectors (float32 [n, dim], non-negative) and each one's cluster (int64 [n]).
     """
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, n_clusters + 1) ** 0.7
