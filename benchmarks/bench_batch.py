@@ -50,7 +50,8 @@ def ray_run(paths: list[Path], workers: int, block: int, out: Path) -> dict:
     steady = None
     if len(marks) >= 2 and marks[-1][0] > marks[0][0]:
         steady = (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
-    return {"workers": workers, "cores_pinned": workers if pinned else None, "actors": s.actors, "tracks": len(paths), "wall_s": round(wall, 2),
+    return {"workers": workers, "cores_pinned": workers if pinned else None, "actors": s.actors,
+            "tracks": len(paths), "wall_s": round(wall, 2),
             "tracks_per_s_wall": round(len(paths) / wall, 3),
             "first_block_s": round(marks[0][0] - t0, 2) if marks else None,
             "tracks_per_s_steady": None if steady is None else round(steady, 3)}

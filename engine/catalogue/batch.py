@@ -200,7 +200,7 @@ def _prepare_one(path_bytes: bytes, spec, max_patches: int | None, rhythm: bool,
 
         try:
             r = rhythm_job(0, path, max_patches is not None)
-        except Exception as exc:   # the job catches what it knows; anything else is this file's
+        except Exception as exc:  # noqa: BLE001 - the job catches what it knows; anything else is this file's
             r = exc
         item["rhythm_error" if isinstance(r, BaseException) else "rhythm"] = r
     return item
@@ -217,7 +217,7 @@ def prepare_block(table, *, spec_json: dict, max_patches: int | None, rhythm: bo
     for pb in table.column("path_bytes").to_pylist():
         try:
             item = _prepare_one(pb, spec, max_patches, rhythm, done)
-        except Exception as exc:   # a bug must be this file's error, not the job's
+        except Exception as exc:  # noqa: BLE001 - a bug must be this file's error, not the job's
             from ..errors import AudioError
 
             item = {"path_bytes": pb, "error": ("decode", AudioError(
@@ -259,14 +259,14 @@ class TagActor:
             try:
                 for (i, _), r in zip(todo, self.tagger.infer([t for _, t in todo])):
                     results[i] = r
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - retried track by track below
                 if len(todo) == 1:
                     results[todo[0][0]] = exc
                     return
                 for i, t in todo:
                     try:
                         results[i] = self.tagger.infer([t])[0]
-                    except Exception as exc1:
+                    except Exception as exc1:  # noqa: BLE001 - this track's error row, not the job's
                         results[i] = exc1
                 del exc
 

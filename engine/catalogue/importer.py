@@ -143,7 +143,7 @@ def _read_new_track(library, path: str, st: os.stat_result, fp: bytes | None, fi
         fields, duration, fmt = meta.fields, meta.duration_s, meta.format
     except TagAtlasError as exc:
         tag_error = exc
-    except Exception as exc:   # a tag library bug must not stop the import
+    except Exception as exc:  # noqa: BLE001 - a tag library bug must not stop the import
         tag_error = TagReadError(path, f"the tags cannot be read ({type(exc).__name__}: {exc})")
     tid = library.add_track(path, size=st.st_size, mtime_ns=st.st_mtime_ns, fingerprint=fp,
                             duration_s=duration, format=fmt or ext, metadata=fields, status="new")
