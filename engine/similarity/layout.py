@@ -13,7 +13,7 @@ the old coordinates and embeddings, both of which the library keeps.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -34,24 +34,28 @@ class LayoutCancelled(TagAtlasError):
 
 @dataclass(frozen=True)
 class LayoutParams:
-    """t-SNE settings (openTSNE's defaults but for the grid and the iteration count; see the
-    issue 5 report for timings on two cores)."""
+    """t-SNE settings (openTSNE's defaults but for the grid and the iteration count; timings on
+    two cores in docs/benchmarks.md)."""
 
     perplexity: float = 30.0
     early_exaggeration: float = 12.0
     early_exaggeration_iter: int = 250
     #: Iterations after early exaggeration; None: 500 up to 5,000 points, 350 above, where
-    #: the last 150 iterations changed the 10-NN preservation by < 0.01 (issue 5 report) and
+    #: the last 150 iterations changed the 10-NN preservation by < 0.01 (docs/benchmarks.md) and
     #: cost a quarter of the time.
     n_iter: int | None = None
     #: FFT grid cells per unit of map; 2 keeps the grid half as fine as openTSNE's default,
-    #: which halves the late iterations' cost for a barely visible loss (issue 5 report).
+    #: which halves the late iterations' cost for a barely visible loss (docs/benchmarks.md).
     ints_in_interval: int = 2
     #: "auto": Barnes-Hut below 10,000 points, FFT above (openTSNE's own rule).
     negative_gradient_method: str = "auto"
     random_state: int = 0
     n_jobs: int = 2
     backend: str = field(default="opentsne")
+    #: Above this many points t-SNE lays out a random sample of this size and the other
+    #: points are placed into it (:func:`place_new`, in chunks): a catalogue-sized map in
+    #: minutes instead of hours (``python benchmarks/bench_map_scale.py``).
+    max_tsne_points: int = 20_000
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,10 +110,39 @@ def compute_layout(vectors: np.ndarray, params: LayoutParams = LayoutParams(), *
     n = x.shape[0]
     if n < 4:
         return _tiny_layout(x)
+    if n > params.max_tsne_points >= 4:
+        return _sampled_layout(x, params, progress, cancel)
     perplexity = float(min(params.perplexity, max(1.0, (n - 1) / 3.0)))
     if params.backend == "opentsne" and _have_opentsne():
         return _opentsne_layout(x, params, perplexity, progress, cancel)
     return _sklearn_layout(x, params, perplexity, progress, cancel)
+
+
+#: Points placed per call of :func:`place_new` when a large map is laid out from a sample.
+PLACEMENT_CHUNK = 20_000
+
+
+def _sampled_layout(x, params, progress, cancel) -> np.ndarray:
+    """t-SNE of a random sample of ``params.max_tsne_points``, the rest placed into it."""
+    n = x.shape[0]
+    rng = np.random.default_rng(params.random_state)
+    sample = np.sort(rng.choice(n, size=params.max_tsne_points, replace=False))
+    rest = np.setdiff1d(np.arange(n), sample)
+    chunks = [rest[a:a + PLACEMENT_CHUNK] for a in range(0, rest.size, PLACEMENT_CHUNK)]
+    total = params.early_exaggeration_iter + params.iterations(sample.size) + len(chunks)
+    inner = None if progress is None else (lambda done, _total: progress(done, total))
+    out = np.zeros((n, 2), dtype=np.float32)
+    out[sample] = compute_layout(x[sample], replace(params, max_tsne_points=n), progress=inner,
+                                 cancel=cancel)
+    done = total - len(chunks)
+    for rows in chunks:
+        if cancel is not None and cancel():
+            raise LayoutCancelled("map computation cancelled")
+        out[rows] = place_new(out[sample], x[sample], x[rows])
+        done += 1
+        if progress is not None:
+            progress(done, total)
+    return out
 
 
 def _opentsne_layout(x, params, perplexity, progress, cancel) -> np.ndarray:
@@ -141,7 +174,7 @@ def _opentsne_layout(x, params, perplexity, progress, cancel) -> np.ndarray:
         method = "bh" if n < 10_000 else "fft"
     # openTSNE's threads pay off only for large maps. Optimisation wall time on two shared
     # cores, one thread vs two: 10,000 points 8.9 s vs 12.4 s; 25,000: 16.6 vs 17.9 s;
-    # 50,000: 31.5 vs 23.5 s (issue 5 report).
+    # 50,000: 31.5 vs 23.5 s (docs/benchmarks.md).
     n_jobs = 1 if n < 30_000 else params.n_jobs
     emb = TSNEEmbedding(init, aff, negative_gradient_method=method, n_jobs=n_jobs,
                         random_state=params.random_state,
