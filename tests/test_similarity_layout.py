@@ -42,6 +42,22 @@ def test_layout_keeps_clusters_apart(mapped):
     assert np.mean(nearest == labels[keep]) > 0.9
 
 
+def test_a_large_map_lays_out_a_sample_and_places_the_rest():
+    """Above max_tsne_points, t-SNE runs on a sample and the other points are placed into it:
+    the clusters stay apart and every point gets finite coordinates."""
+    import dataclasses
+
+    x, labels = clustered_embeddings(1200, dim=32, n_clusters=6, spread=0.9, seed=3)
+    params = dataclasses.replace(FAST, max_tsne_points=300)
+    calls = []
+    coords = compute_layout(x, params, progress=lambda d, t: calls.append((d, t)))
+    assert coords.shape == (1200, 2) and np.all(np.isfinite(coords))
+    assert _purity_2d(coords, labels) > 0.9
+    assert calls and calls[-1][0] == calls[-1][1]            # progress ends at its total
+    with pytest.raises(LayoutCancelled):
+        compute_layout(x, params, cancel=lambda: True)
+
+
 def test_layout_is_reproducible():
     x, _ = clustered_embeddings(300, dim=32, n_clusters=4, seed=5)
     a = compute_layout(x, FAST)
