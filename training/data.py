@@ -186,8 +186,37 @@ class StridedSampler(torch.utils.data.Sampler):
 def make_loader(dataset: ShardDataset, *, batch_size: int, sampler, workers: int = 4,
                 pin_memory: bool = False, prefetch: int = 4, seed: int = 0,
                 drop_last: bool = False) -> DataLoader:
-    """A DataLoader with worker processes, pinned memory and prefetching. Its ``generator`` is
-    seeded explicitly, so creating an iterator never consumes the global torch RNG."""
+    """A DataLoader with worker processes, pinned memory and prefetching.
+
+    Its ``generator`` is seeded explicitly, so creating an iterator never consumes the global
+    torch RNG. An evaluation data set (``mode="eval"``) is batched with
+    :func:`collate_patches`.
+
+    Parameters
+    ----------
+    dataset : ShardDataset
+        The prepared data to load.
+    batch_size : int
+        Items per batch.
+    sampler : torch.utils.data.Sampler
+        The order of the items (e.g. :class:`EpochSampler` for training,
+        :class:`StridedSampler` for evaluation).
+    workers : int, default 4
+        Loader worker processes (0: load in this process); they persist across epochs.
+    pin_memory : bool, default False
+        Put batches in pinned memory (faster copies to a CUDA device).
+    prefetch : int, default 4
+        Batches each worker loads in advance (only with ``workers`` > 0).
+    seed : int, default 0
+        The seed of the loader's own random generator.
+    drop_last : bool, default False
+        Drop the last batch when it is smaller than ``batch_size``.
+
+    Returns
+    -------
+    DataLoader
+        The loader.
+    """
     g = torch.Generator()
     g.manual_seed(seed)
     kwargs = {}

@@ -72,7 +72,47 @@ def _predict_split(lm: LoadedModel, data: str, split: str, index, meta, device, 
 def evaluate(sources: list[str], data: str, out: str | os.PathLike | None = None, *,
              split: str = "test", valid_split: str = "valid", device: str = "auto",
              batch_size: int = 64, workers: int = 2, plots: bool = True) -> dict[str, Any]:
-    """Evaluate ``sources`` (N runs of one setup) on ``data``; returns what ``metrics.json`` holds."""
+    """Evaluate ``sources`` (N runs of one setup) on ``data``; returns what ``metrics.json`` holds.
+
+    Per-tag thresholds are tuned for F1 on ``valid_split``; ROC-AUC, PR-AUC, accuracy at 0.5
+    and F1 at the tuned thresholds are measured on ``split``. Writes ``metrics.json``,
+    ``per_tag.csv``, ``report.md`` and (with ``plots``) the plots into the output folder.
+
+    Parameters
+    ----------
+    sources : list of str
+        Run folders, checkpoint folders or bundles (at least one), all with the FeatureSpec the
+        data was prepared with.
+    data : str
+        The prepared data set's folder (:mod:`training.prepare`).
+    out : str or os.PathLike, optional
+        The folder to write into; None: ``RUN/eval`` of the only source, which must then be a run
+        folder.
+    split : str, default "test"
+        The split the metrics are measured on.
+    valid_split : str, default "valid"
+        The split the thresholds are tuned on.
+    device : str, default "auto"
+        Where the models run ("cpu", "cuda", ...); "auto": CUDA when present, else the CPU.
+    batch_size : int, default 64
+        Tracks per evaluation batch (each with all its patches).
+    workers : int, default 2
+        Loader worker processes (0: load in this process).
+    plots : bool, default True
+        Also draw the loss curves, per-tag ROC-AUC bars and PR curves.
+
+    Returns
+    -------
+    dict
+        The contents of ``metrics.json`` (data set, splits, one entry per run, and the summary
+        over the runs with 95% confidence intervals), plus ``out_dir``.
+
+    Raises
+    ------
+    ParameterError
+        When no source is given, a source's FeatureSpec differs from the data's, none of a
+        source's tags are in the data, or ``out`` is needed and not given.
+    """
     if not sources:
         raise ParameterError("name at least one run folder, checkpoint or bundle to evaluate")
     dev = torch.device(pick_device(device) if device != "auto"

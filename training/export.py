@@ -47,8 +47,45 @@ def export(source: str | os.PathLike, name: str, *, out_dir: str | os.PathLike |
            license: str = "", overwrite: bool = False) -> Path:
     """Write bundle ``name`` from a run folder (its best checkpoint) or a checkpoint folder.
 
-    ``metrics_path``: the ``metrics.json`` of ``evaluate`` (default ``RUN/eval/metrics.json``
-    when present): its thresholds and test metrics go into the bundle. Returns the JSON path.
+    The bundle holds the checkpoint's weights, its FeatureSpec, the tags (with categories and
+    display names from the prepared data's ``meta.json`` when it is found), the per-tag
+    thresholds and test metrics of ``evaluate`` (0.5 thresholds when there are none), and
+    provenance.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A run folder (its ``checkpoints/best``, else ``checkpoints/last``) or a checkpoint folder
+        (``model.safetensors`` + ``state.json``).
+    name : str
+        The bundle's name: letters, digits, ".", "_" and "-", starting with a letter or digit,
+        at most 100 characters.
+    out_dir : str or os.PathLike, optional
+        Where to write the bundle; None: the user's models folder
+        (:func:`engine.paths.user_models_dir`).
+    metrics_path : str or os.PathLike, optional
+        The ``metrics.json`` of ``evaluate``: its thresholds and test metrics go into the bundle.
+        None: ``RUN/eval/metrics.json`` when present.
+    description : str, default ""
+        The bundle's description; empty: "ARCHITECTURE trained on DATASET with tagatlas-train".
+    license : str, default ""
+        The license of the weights, stored in the bundle.
+    overwrite : bool, default False
+        Replace a bundle of the same name in ``out_dir`` instead of refusing.
+
+    Returns
+    -------
+    Path
+        The bundle's JSON file.
+
+    Raises
+    ------
+    ParameterError
+        For a ``name`` that is not allowed.
+    FileNotFoundError
+        When ``source`` holds no checkpoint.
+    FileExistsError
+        When a bundle named ``name`` already exists and ``overwrite`` is False.
     """
     if not _NAME_OK.match(name):
         raise ParameterError(f"bundle name {name!r}: use letters, digits, '.', '_' and '-' only")

@@ -301,11 +301,49 @@ def prepare(catalog: Catalog, out_dir: str | os.PathLike, spec: FeatureSpec = SE
             progress: ProgressFn | None = None) -> PrepareResult:
     """Write the shards and index of ``catalog`` under ``out_dir`` (see module doc).
 
-    ``workers``: processes writing shards (0: all in this process). ``device``: where log-mel
-    is computed ("cuda" when available by default). ``excerpt_seconds``: stored excerpt for
-    patch specs (default :data:`PATCH_EXCERPT_SECONDS`). ``overwrite``: discard an earlier,
-    different preparation in ``out_dir`` instead of refusing. ``retry_failed``: on a rerun, redo
-    the completed shards that list failures too (e.g. after fixing a mount that went away).
+    A rerun skips the shards already complete; files that cannot be decoded are listed in
+    ``failures.csv``, the items the catalogue left out in ``left_out.csv``.
+
+    Parameters
+    ----------
+    catalog : Catalog
+        The data set: its items (key, path, tags, split), its tags in output order, and what
+        was left out.
+    out_dir : str or os.PathLike
+        The folder to write (created when missing).
+    spec : FeatureSpec, default SEED_SPEC
+        The features to compute (the front end of the model to be trained).
+    workers : int, optional
+        Processes writing shards (0: all in this process); None: one fewer than the CPUs,
+        between 1 and 16.
+    shard_size : int, default 256
+        Items per shard.
+    excerpt_seconds : float, optional
+        The excerpt stored per item, in seconds; None: :data:`PATCH_EXCERPT_SECONDS` for patch
+        specs, the model's input length for centre specs.
+    device : str, optional
+        Where log-mel is computed ("cpu", "cuda", ...); None or "auto": CUDA when available,
+        else the CPU.
+    overwrite : bool, default False
+        Discard an earlier, different preparation in ``out_dir`` instead of refusing.
+    retry_failed : bool, default False
+        On a rerun, redo the completed shards that list failures too (e.g. after fixing a mount
+        that went away).
+    progress : callable, optional
+        ``progress(items done, items total, failures so far)``, at the start and after each shard.
+
+    Returns
+    -------
+    PrepareResult
+        The output folder, the items prepared, failed and left out, the shards written and
+        skipped, and the seconds taken.
+
+    Raises
+    ------
+    FileExistsError
+        When ``out_dir`` holds a different preparation and ``overwrite`` is False.
+    DeviceError
+        When the ``device`` asked for is not there.
     """
     t0 = time.perf_counter()
     root = Path(out_dir)

@@ -170,8 +170,32 @@ def model_arguments(arch: str, meta: DatasetMeta, extra: dict[str, Any]) -> dict
 @torch.no_grad()
 def predict(model: torch.nn.Module, loader, device: torch.device, dtype: torch.dtype | None,
             n_items: int, dist: Dist | None = None) -> np.ndarray:
-    """Track-level probabilities ``[n_items, n_tags]``: the mean of the patch probabilities, as
-    the app aggregates them. Under DDP every rank predicts its share and all get the whole."""
+    """Track-level probabilities ``[n_items, n_tags]``: the mean of the patch probabilities.
+
+    This is how the app aggregates them. Under DDP every rank predicts its share and all get
+    the whole. The model is put in eval mode for the call and back as it was after.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The tagger, returning logits.
+    loader : DataLoader
+        An evaluation loader (:func:`training.data.make_loader` on an eval data set), yielding
+        ``(x, y, owner, idx)`` batches.
+    device : torch.device
+        Where the model runs.
+    dtype : torch.dtype or None
+        The autocast dtype (e.g. ``torch.float16``); None: float32, no autocast.
+    n_items : int
+        Items in the data set (the rows of the result).
+    dist : Dist, optional
+        The distributed setup; when active, the ranks' predictions are gathered.
+
+    Returns
+    -------
+    np.ndarray
+        float32 [n_items, n_tags]; rows of items no rank predicted are 0.
+    """
     was_training = model.training
     model.eval()
     idx_parts, prob_parts = [], []
@@ -291,6 +315,27 @@ class Progress:
         self.tty = sys.stderr.isatty()
 
     def step(self, epoch: int, epochs: int, step: int, steps: int, loss: float, clips_per_s: float) -> None:
+        """Print the status line of one training step, at most one per ``every`` steps (and the last).
+
+        Parameters
+        ----------
+        epoch : int
+            The current epoch, from 1.
+        epochs : int
+            The epochs of the run.
+        step : int
+            The current step in the epoch, from 1.
+        steps : int
+            Steps per epoch.
+        loss : float
+            The mean training loss of the epoch so far.
+        clips_per_s : float
+            Training throughput, in clips per second (all ranks).
+
+        Returns
+        -------
+        None
+        """
         if not self.enabled or (step % self.every and step != steps):
             return
         line = (f"epoch {epoch}/{epochs}  step {step}/{steps}  loss {loss:.4f}  "
