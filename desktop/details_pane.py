@@ -290,8 +290,31 @@ class DetailsPane(QWidget):
     def show_track(self, row, scores: np.ndarray | None, tags: list[TagInfo],
                    thresholds: np.ndarray | None, rhythm: tuple | None = None,
                    key_notation: str = "standard") -> None:
-        """``row``: a :class:`engine.library.TrackRow`; ``rhythm``: its analysed (bpm, bpm
-        confidence, (tonic, mode) or None, key confidence), or None."""
+        """Show one track in the pane.
+
+        Its title, artist and album, format, duration, status, tempo and key, the model's scores per
+        category (or why there are none), the genre and mood already in the file, its path and cover.
+
+        Parameters
+        ----------
+        row : TrackRow
+            The track (a :class:`engine.library.TrackRow`).
+        scores : np.ndarray or None
+            [n_tags] its tag probabilities in ``tags`` order; None: not analysed (the pane says so).
+        tags : list of TagInfo
+            The tags of ``scores``, with categories and display names.
+        thresholds : np.ndarray or None
+            [n_tags] per-tag thresholds drawn on the bars; None: 0.5 for every tag.
+        rhythm : tuple, optional
+            Its analysed (bpm, bpm confidence, (tonic, mode) or None, key confidence); None: not
+            analysed.
+        key_notation : str, default "standard"
+            How the key is written (see :func:`engine.key.key_name`, e.g. "standard" or "camelot").
+
+        Returns
+        -------
+        None
+        """
         self._set_visible(True)
         if self._evidence_for != getattr(row, "id", None):
             self.evidence.setVisible(False)

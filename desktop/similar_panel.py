@@ -90,6 +90,30 @@ class SimilarSource:
     def from_arrays(cls, ids: Sequence[int], vectors: np.ndarray, *, titles=None, artists=None,
                     albums=None, paths=None, durations=None, library=None,
                     model: str | None = None, kind: str | None = None) -> "SimilarSource":
+        """A source built directly from arrays (for tests and benchmarks).
+
+        Parameters
+        ----------
+        ids : sequence of int
+            [n] the track ids.
+        vectors : np.ndarray
+            [n, d] their similarity vectors (L2-normalised by the index).
+        titles, artists, albums, paths, durations : sequence, optional
+            [n] per track: title, artist, album, file path and duration in seconds (None entries for
+            unknown); None: all unknown. The artists and albums feed the index's exclude-same
+            filters.
+        library : Library, optional
+            The open library, for saving playlists.
+        model : str, optional
+            The model the vectors come from (stored with saved playlists).
+        kind : str, optional
+            The embedding kind of the vectors (stored with saved playlists).
+
+        Returns
+        -------
+        SimilarSource
+            The index over ``vectors`` and each track's metadata.
+        """
         ids = [int(i) for i in ids]
         n = len(ids)
 

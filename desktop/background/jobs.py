@@ -150,8 +150,37 @@ class WriteResult:
 def write_job(task, db_path: str, track_ids: list[int], policy, model: str,
               accept: dict[int, list[str]], reject: dict[int, list[str]],
               preserve_mtime: bool = False) -> WriteResult:
-    """Plan (reading every file afresh) and write, as one journaled batch; reports
-    ``(phase, done, total, path)`` with phase "plan" then "write"."""
+    """Plan (reading every file afresh) and write, as one journaled batch.
+
+    Reports ``(phase, done, total, path)`` with phase "plan" then "write". A cancel during the
+    planning writes nothing.
+
+    Parameters
+    ----------
+    task : Task
+        The running task (``task.report`` / ``task.is_cancelled``).
+    db_path : str
+        The library database (opened here).
+    track_ids : list of int
+        The tracks to write.
+    policy : TagPolicy
+        What is written and how (:class:`engine.metadata.TagPolicy`).
+    model : str
+        A profile or bundle name whose predictions are written (see
+        :func:`engine.library.writing.plan_writes`).
+    accept : dict of int to list of str
+        Per track id, tags the review accepted (written whatever their score).
+    reject : dict of int to list of str
+        Per track id, tags the review rejected (never written).
+    preserve_mtime : bool, default False
+        Keep each written file's access and modification times as they were.
+
+    Returns
+    -------
+    WriteResult
+        How many files would change, were unchanged or not analysed, the tracks written, the
+        failures, the write batch's id and whether it was cancelled.
+    """
     from engine.library import Library
     from engine.library.writing import plan_writes, write_planned
 

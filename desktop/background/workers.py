@@ -183,7 +183,38 @@ class Runner(QObject):
             on_progress: Callable[[Any], None] | None = None,
             on_finished: Callable[[], None] | None = None, writes: bool = False,
             name: str = "", **kwargs: Any) -> Task:
-        """Make a :class:`Task` for ``fn(task, *args, **kwargs)``, connect the callbacks, start it."""
+        """Make a :class:`Task` for ``fn(task, *args, **kwargs)``, connect the callbacks, start it.
+
+        The callbacks run on the GUI thread: exactly one of ``on_result`` or ``on_error``, then
+        ``on_finished``.
+
+        Parameters
+        ----------
+        fn : callable
+            The work, called as ``fn(task, *args, **kwargs)`` on a pool thread (a generator
+            function's every ``yield`` is a progress report).
+        *args
+            Passed to ``fn`` after the task.
+        on_result : callable, optional
+            ``on_result(value)`` with ``fn``'s return value.
+        on_error : callable, optional
+            ``on_error(exception)`` when ``fn`` raised (``exc.traceback_text`` holds the traceback).
+        on_progress : callable, optional
+            ``on_progress(value)`` for each value reported.
+        on_finished : callable, optional
+            ``on_finished()``, always last.
+        writes : bool, default False
+            Run on the single file-write thread, so two writes never race.
+        name : str, default ""
+            The task's name; empty: ``fn``'s name.
+        **kwargs
+            Passed to ``fn``.
+
+        Returns
+        -------
+        Task
+            The started task.
+        """
         task = Task(fn, *args, name=name, **kwargs)
         if on_progress is not None:
             task.progress.connect(on_progress)

@@ -66,9 +66,45 @@ class LibraryMap:
                     tag_categories: Sequence[str] | None = None, titles=None, artists=None,
                     genres=None, paths=None, durations=None, regions: Sequence | None = None,
                     compute_regions: bool = False, **extra) -> "LibraryMap":
-        """A map from arrays. ``tag_names`` are display names (one per score column) and
-        ``tag_categories`` their categories ("genre", "mood", ...). With
-        ``compute_regions`` the region labels are computed here (k-means; seconds)."""
+        """A map from arrays.
+
+        Parameters
+        ----------
+        ids : array_like of int
+            [n] track ids (unique).
+        xy : array_like of float
+            [n, 2] layout coordinates.
+        scores : array_like of float, optional
+            [n, n_tags] tag probabilities; None: a map without scores.
+        tag_names : sequence of str, default ()
+            The display names, one per score column.
+        tag_categories : sequence of str, optional
+            Their categories ("genre", "mood", ...); None: "genre" for every tag.
+        titles, artists : sequence, optional
+            [n] per point, for tooltips and search.
+        genres : sequence, optional
+            [n] the genre each file already carries (None when untagged).
+        paths : sequence of str, optional
+            [n] the files, for playing and for playlists.
+        durations : sequence, optional
+            [n] durations in seconds (None when unknown).
+        regions : sequence of Region, optional
+            Region labels to use as they are.
+        compute_regions : bool, default False
+            Compute the region labels here (k-means; seconds) when ``regions`` is not given.
+        **extra
+            Other :class:`LibraryMap` fields (``model``, ``kind``, ``layout_id``, ...).
+
+        Returns
+        -------
+        LibraryMap
+            The map.
+
+        Raises
+        ------
+        ValueError
+            When ``scores`` does not have one column per tag name.
+        """
         scores = None if scores is None else np.asarray(scores, dtype=np.float32)
         names = list(tag_names)
         cats = list(tag_categories) if tag_categories is not None else ["genre"] * len(names)
@@ -189,13 +225,40 @@ def load_library_map(lib, model: str | None = None, kind: str | None = None, *,
                      compute_if_missing: bool = True, with_regions: bool = True,
                      progress: Callable[[int, int], None] | None = None,
                      cancel: Callable[[], bool] | None = None) -> LibraryMap | None:
-    """The map of ``lib`` (an open :class:`engine.library.Library`) for ``model`` (default:
-    :func:`engine.similarity.store.default_model`) and embedding ``kind`` (default: the
-    engine's). The cached layout is used and tracks analysed since are placed into it; when
-    there is no layout yet it is computed (t-SNE; ``progress(done, total)`` and ``cancel()``
-    are passed on) unless ``compute_if_missing`` is False, in which case None is returned.
-    Returns None when no track has been analysed. Raises
-    :class:`engine.similarity.LayoutCancelled` when cancelled.
+    """The map of ``lib`` for ``model`` and embedding ``kind``, with its labels and metadata.
+
+    The cached layout is used and tracks analysed since are placed into it; when there is no
+    layout yet it is computed (t-SNE) unless ``compute_if_missing`` is False. When the vectors
+    of ``kind`` are not stored (e.g. analyses without embeddings), the tag scores are mapped
+    instead.
+
+    Parameters
+    ----------
+    lib : Library
+        An open :class:`engine.library.Library` (opened in the calling thread).
+    model : str, optional
+        The model whose vectors to map; None: :func:`engine.similarity.store.default_model`.
+    kind : str, optional
+        The embedding kind; None: the engine's default.
+    compute_if_missing : bool, default True
+        Compute a layout when there is no usable cached one; False returns None instead.
+    with_regions : bool, default True
+        Also compute the region labels.
+    progress : callable, optional
+        ``progress(done, total)`` in t-SNE iterations, passed on to the layout.
+    cancel : callable, optional
+        ``cancel()``, passed on to the layout.
+
+    Returns
+    -------
+    LibraryMap or None
+        The map; None when no track has been analysed (by ``model``), or when there is no
+        usable cached layout and ``compute_if_missing`` is False.
+
+    Raises
+    ------
+    engine.similarity.LayoutCancelled
+        When cancelled.
     """
     from engine.errors import LibraryError
     from engine.similarity.embeddings import DEFAULT_KIND

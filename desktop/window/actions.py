@@ -12,7 +12,30 @@ from PySide6.QtGui import QAction, QKeySequence
 
 
 def make_action(win, text: str, icon: str | None, shortcut: str | None, slot, tip: str = "") -> QAction:
-    """One action of ``win``: ``slot`` on trigger; the tooltip names the shortcut."""
+    """One action of ``win``: ``slot`` on trigger; the tooltip names the shortcut.
+
+    The action is added to ``win``, so its shortcut works everywhere in the window.
+
+    Parameters
+    ----------
+    win : QWidget
+        The main window that owns the action.
+    text : str
+        The action's label ("&&" for a literal "&").
+    icon : str or None
+        The theme icon's name (:func:`desktop.theme.set_icon`); None: no icon.
+    shortcut : str or None
+        A key sequence such as "Ctrl+O"; None: none.
+    slot : callable
+        Called when the action is triggered.
+    tip : str, default ""
+        The tooltip's text; empty: ``text`` without its ellipsis.
+
+    Returns
+    -------
+    QAction
+        The new action.
+    """
     from desktop import theme
 
     act = QAction(text, win)
