@@ -20,7 +20,7 @@ _EXPORTS = {
     "Task": "workers", "Runner": "workers",
     "SharedLibrary": "jobs", "ScanRequest": "jobs", "WriteResult": "jobs", "scan_job": "jobs",
     "load_library_job": "jobs", "evidence_job": "jobs", "load_errors_job": "jobs",
-    "read_tags_job": "jobs", "write_job": "jobs", "undo_job": "jobs", "last_write_job": "jobs",
+    "read_tags_job": "jobs", "write_job": "jobs", "undo_job": "jobs", "last_write_job": "jobs", "import_analyses_job": "jobs",
     "device_job": "jobs", "export_m3u8_job": "jobs",
     "run_scan": "child_process", "call_in_child": "child_process",
     "load_library_map": "child_process", "load_similar_source": "child_process",

@@ -211,6 +211,17 @@ def undo_job(task, db_path: str, preserve_mtime: bool = False):
         return undo_last_batch(lib, preserve_mtime=preserve_mtime)
 
 
+def import_analyses_job(task, db_path: str, source: str):
+    """Bring the results of ``tagatlas batch`` (a folder or a Parquet file) into the library
+    without re-analysing; returns the :class:`engine.catalogue.importer.ImportSummary`."""
+    from engine.catalogue.importer import import_analyses
+    from engine.library import Library
+
+    with Library(db_path) as lib:
+        return import_analyses(lib, source, progress=lambda d, t, _p: task.report((d, t)),
+                               cancel=task.is_cancelled)
+
+
 def last_write_job(task, shared: SharedLibrary):
     """The newest write batch that can be undone (or None)."""
     with shared.use() as lib:

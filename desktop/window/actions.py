@@ -57,6 +57,9 @@ def create_actions(win) -> None:
     a = make_action
     win.act_add_folder = a(win, "Add folder…", "folder-add", "Ctrl+O", win.add_folder,
                            "Add a music folder and scan it")
+    win.act_import = a(win, "Import analyses…", "folder-add", "Ctrl+I", win.import_analyses,
+                       "Bring in the results of 'tagatlas batch' (made on another machine or a "
+                       "cluster) without analysing again")
     win.act_rescan = a(win, "Rescan", "rescan", "Ctrl+R", win.rescan,
                        "Look for new and changed files and analyse them")
     win.act_review = a(win, "Review && write…", "write", "Ctrl+W", win.open_review,
@@ -85,13 +88,14 @@ def update_actions(win) -> None:
     has_sel = bool(ids)
     model = win.library_model
     analysed = any(model.scores_of(i) is not None for i in ids[:200])
-    idle = win.scan_task is None
+    idle = win.scan_task is None and win.import_task is None
     win.act_review.setEnabled(has_sel and analysed and idle)
     win.act_play.setEnabled(has_sel and win.player is not None)
     win.act_export.setEnabled(has_sel)
     win.act_playlist.setEnabled(has_sel and analysed)
     win.act_rescan.setEnabled(idle and bool(win.settings.folders))
     win.act_add_folder.setEnabled(idle)
+    win.act_import.setEnabled(idle)
     win.act_cancel.setEnabled(not idle)
     win.act_undo.setEnabled(win.can_undo and idle and win.undo_task is None)
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QProgressBar, QPushButton, QSizePolicy,
+                               QLabel, QLineEdit, QMenu, QProgressBar, QPushButton, QSizePolicy,
                                QSplitter, QStackedWidget, QTableView, QTabWidget, QToolBar,
-                               QVBoxLayout, QWidget)
+                               QToolButton, QVBoxLayout, QWidget)
 
 from desktop import theme
 from desktop.delegates import ChipsDelegate, PlainDelegate, StatusDelegate
@@ -106,6 +106,13 @@ def _toolbar(win) -> QToolBar:
     tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     tb.setIconSize(QSize(18, 18))
     tb.addAction(win.act_add_folder)
+    # the button's menu is the window's "File" menu: a folder to scan, or analyses made elsewhere
+    win.file_menu = QMenu("File", tb)
+    win.file_menu.addAction(win.act_add_folder)
+    win.file_menu.addAction(win.act_import)
+    add_button = tb.widgetForAction(win.act_add_folder)
+    add_button.setMenu(win.file_menu)
+    add_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
     tb.addAction(win.act_rescan)
     tb.addSeparator()
     tb.addAction(win.act_review)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, Q
 
 from desktop import theme
 from desktop.background import (Runner, SharedLibrary, Task, device_job, export_m3u8_job,
-                                last_write_job, load_library_job, undo_job)
+                                import_analyses_job, last_write_job, load_library_job, undo_job)
 from desktop.library_model import LibraryModel
 from desktop.review_dialog import ReviewDialog, ReviewTrack
 from desktop.settings import Settings, default_music_folder
@@ -53,6 +53,7 @@ class MainWindow(LibraryViewMixin, ScanMixin, QMainWindow):
         self.runner = Runner(self)
         self.scan_task: Task | None = None
         self.undo_task: Task | None = None
+        self.import_task: Task | None = None
         self.can_undo = False
         self.meter = RateMeter()
         self.review: ReviewDialog | None = None
@@ -245,6 +246,45 @@ class MainWindow(LibraryViewMixin, ScanMixin, QMainWindow):
         self.undo_task = self.runner.run(undo_job, self.db_path, self.settings.preserve_mtime,
                                          on_result=done, on_error=failed, writes=True, name="undo")
         return self.undo_task
+
+    # -- analyses made elsewhere ------------------------------------------------------------------------------
+    def import_analyses(self, source: str | None = None) -> Task | None:
+        """Bring the results of ``tagatlas batch`` (a folder of Parquet parts, or one Parquet
+        file) into the library without analysing again; the table reloads when it is done."""
+        if self.import_task is not None or self.scan_task is not None:
+            return None
+        if source is None:
+            source = QFileDialog.getExistingDirectory(
+                self, "Import analyses: the output folder of 'tagatlas batch'", default_music_folder())
+        if not source:
+            return None
+        self.statusBar().showMessage("Importing analyses…")
+
+        def done(summary) -> None:
+            self.import_task = None
+            self.update_actions()
+            matched = summary.matched_path + summary.matched_content
+            text = (f"Imported the analyses of {summary.new_tracks + matched:,} files "
+                    f"({summary.new_tracks:,} new to the library, {summary.matched_content:,} found by "
+                    f"their content), {summary.errors:,} with an error")
+            if summary.not_found:
+                text += f"; {len(summary.not_found):,} files are not on this computer"
+            if summary.stale:
+                text += f"; {len(summary.stale):,} were left out (their files changed since)"
+            self.statusBar().showMessage(text + ".", 20000)
+            self.reload()
+            self.reload_errors()
+
+        def failed(exc) -> None:
+            self.import_task = None
+            self.update_actions()
+            self.statusBar().showMessage("")
+            QMessageBox.warning(self, "Nothing was imported", str(exc))
+
+        self.import_task = self.runner.run(import_analyses_job, self.db_path, source, on_result=done,
+                                           on_error=failed, writes=True, name="import")
+        self.update_actions()
+        return self.import_task
 
     # -- other actions -----------------------------------------------------------------------------------------
     def focus_search(self) -> None:
