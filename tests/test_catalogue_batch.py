@@ -120,7 +120,7 @@ def _direct_tagger(paths, tmp_path):
 
 
 def test_rows_are_the_taggers_own_results(batch_out, music, tmp_path):
-    from engine.catalogue._library import content_fingerprint
+    from engine.library.reading import content_fingerprint
     from engine.rhythm.track import analyse_file
     from engine.tagger import QUICK_ANALYSIS_PATCHES
 

@@ -120,7 +120,7 @@ def list_inputs(inputs: Sequence[str | os.PathLike] = (), *, files_from: str | N
     """Every file to analyse: folders walked as a library scan walks them (audio extensions,
     hidden and system entries left out), single files, and the paths of a list or manifest
     (taken as given: a missing one becomes a row with its error). Each path once, in order."""
-    from ._library import walk_audio_files
+    from ..library.walk import walk_audio_files
 
     listing = Listing([])
     seen: set[str] = set()
@@ -158,7 +158,7 @@ def list_inputs(inputs: Sequence[str | os.PathLike] = (), *, files_from: str | N
 def _prepare_one(path_bytes: bytes, spec, max_patches: int | None, rhythm: bool,
                  done: frozenset) -> dict[str, Any]:
     from ..errors import EmptyFileError, FileError, UnreadableFileError
-    from ._library import content_fingerprint
+    from ..library.reading import content_fingerprint
     from ..tagger import Tagger
 
     path = os.fsdecode(path_bytes)
@@ -175,7 +175,7 @@ def _prepare_one(path_bytes: bytes, spec, max_patches: int | None, rhythm: bool,
     import stat as _stat
 
     if not _stat.S_ISREG(st.st_mode):
-        from ._library import why_not_a_file
+        from ..library.walk import why_not_a_file
 
         item["error"] = ("scan", UnreadableFileError(path, why_not_a_file(st.st_mode)))
         return item

@@ -24,13 +24,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from ..errors import LibraryError, TagAtlasError, printable_path
+from ..types import CancelFn, ProgressFn
 
 #: ``progress(done, total, path)`` after each file.
-ProgressFn = Callable[[int, int, str], None]
-CancelFn = Callable[[], bool]
 
 
 @dataclass
@@ -130,7 +129,7 @@ def _rhythm_record(track_id: int, row: dict[str, Any]):
 def _read_new_track(library, path: str, st: os.stat_result, fp: bytes | None, first: dict) -> int:
     """Record a file found on this machine as a scan's read phase records it; returns its id."""
     from ..errors import TagReadError
-    from ._library import read_file_metadata
+    from ..library.reading import read_file_metadata
 
     ext = os.path.splitext(path)[1].lower().lstrip(".") or None
     if first["outcome"] == "error" and first.get("error_stage") == "scan":
@@ -155,16 +154,15 @@ def _read_new_track(library, path: str, st: os.stat_result, fp: bytes | None, fi
 def _cut_short(library, tid: int, rows: list[dict]) -> list[str]:
     """The scan's note for a file whose audio ends before its header says (stored duration and
     a warning on each analysis); returns the extra warnings."""
-    from ._library import cut_short_fraction
+    from ..library.analysing import cut_short_reason
 
     track = library.get_track(tid)
-    header = track.duration_s if track is not None else None
     real = float(rows[0].get("duration_s") or 0.0)
-    if not header or not real or header - real < max(1.0, cut_short_fraction() * header):
+    why = cut_short_reason(track.duration_s if track is not None else None, real)
+    if why is None:
         return []
     library.update_track(tid, duration_s=real)
-    return [f"the file is cut short: its header promises {header:.1f} s but the audio ends at "
-            f"{real:.1f} s; the {real:.1f} s there were analysed"]
+    return [why]
 
 
 def _store(library, tid: int, rows: list[dict], summary: ImportSummary, *, replace: bool,
@@ -213,7 +211,7 @@ def _same_content(track, size: int | None, fp: bytes | None) -> bool:
 
 
 def _import_file(library, rows: list[dict], path_map, summary: ImportSummary, replace: bool) -> str:
-    from ._library import content_fingerprint
+    from ..library.reading import content_fingerprint
 
     first = rows[0]
     path = _mapped(os.fsdecode(first["path_bytes"]), path_map)
@@ -261,15 +259,39 @@ def import_analyses(library, sources: str | os.PathLike | Iterable[str | os.Path
                     path_map: Iterable[str] | Sequence[tuple[str, str]] = (), replace: bool = False,
                     progress: ProgressFn | None = None, cancel: CancelFn | None = None,
                     commit_every: int = 200) -> ImportSummary:
-    """Import the Parquet results in ``sources`` (batch output folders or Parquet files) into
-    ``library`` (an open :class:`~engine.library.db.Library`).
+    """Import the Parquet results of ``tagatlas batch`` into a library, without re-analysing.
 
-    ``path_map``: prefix rewrites, ``"OLD=NEW"`` strings or ``(old, new)`` pairs, for results
-    made where the music sits at another path. ``replace``: overwrite analyses the library
-    already has by the same model (default: keep them). ``progress(done, total, path)`` after
-    each file; ``cancel()`` stops between files (what was imported is kept). Writes are
-    committed every ``commit_every`` files. Raises :class:`TagAtlasError` for a source that is
-    not batch output; per-file problems are counted in the summary, never raised.
+    Each file is matched to a track by path (after ``path_map``) or by content fingerprint;
+    a file the library does not know is added as it would be by a scan.
+
+    Parameters
+    ----------
+    library : engine.library.Library
+        The open library to import into.
+    sources : path or iterable of paths
+        Batch output folders or Parquet files.
+    path_map : iterable of "OLD=NEW" strings or (old, new) pairs
+        Prefix rewrites, for results made where the music sits at another path.
+    replace : bool
+        Overwrite analyses the library already has by the same model (default: keep them).
+    progress : callable, optional
+        ``progress(done, total, path)`` after each file.
+    cancel : callable, optional
+        ``cancel()`` is checked between files; what was imported is kept.
+    commit_every : int
+        Writes are committed every this many files.
+
+    Returns
+    -------
+    ImportSummary
+        New tracks, matches by path and by content, analyses, rhythm and errors stored, stale
+        and not-found rows, and whether it was cancelled.
+
+    Raises
+    ------
+    TagAtlasError
+        For a source that is not batch output, or when pyarrow is missing. Per-file problems
+        are counted in the summary, never raised.
     """
     _require_pyarrow()
     from . import records

@@ -126,16 +126,24 @@ def analyse_tracks(ctx: ScanContext, tagger: TaggerLike, todo: dict[str, int]) -
         summary.cancelled = True
 
 
+def cut_short_reason(header_s: float | None, decoded_s: float | None) -> str | None:
+    """Plain words for a file whose decoded audio (``decoded_s``) ends clearly before the
+    duration its header promises (``header_s``), or None when it does not."""
+    if not header_s or not decoded_s or header_s - decoded_s < max(1.0, CUT_SHORT_FRACTION * header_s):
+        return None
+    return (f"the file is cut short: its header promises {header_s:.1f} s but the audio ends at "
+            f"{decoded_s:.1f} s; the {decoded_s:.1f} s there were analysed")
+
+
 def note_cut_short(ctx: ScanContext, tid: int, res: Any) -> None:
     """When the decoder found less audio than the header promised, store the real duration
     and say so: a warning on the analysis and a note in the scan summary."""
     track = ctx.library.get_track(tid)
     header = track.duration_s if track is not None else None
     real = float(getattr(res, "duration_s", 0.0) or 0.0)
-    if not header or not real or header - real < max(1.0, CUT_SHORT_FRACTION * header):
+    why = cut_short_reason(header, real)
+    if why is None:
         return
-    why = (f"the file is cut short: its header promises {header:.1f} s but the audio ends at "
-           f"{real:.1f} s; the {real:.1f} s there were analysed")
     for r in getattr(res, "by_model", [res]):
         if why not in r.warnings:
             r.warnings.append(why)
