@@ -26,7 +26,6 @@ _EXPORTS = {
     # tagging
     "Tagger": "engine.tagger", "TrackTags": "engine.tagger", "TrackFailure": "engine.tagger",
     "QUICK_ANALYSIS_PATCHES": "engine.tagger", "pick_device": "engine.tagger",
-    "FAST_ANALYSIS_PATCHES": "engine.tagger",   # deprecated old name of QUICK_ANALYSIS_PATCHES
     # bundles and profiles
     "BundleInfo": "engine.bundle", "load_bundle": "engine.bundle", "read_bundle_info": "engine.bundle",
     "list_bundles": "engine.bundle", "save_bundle": "engine.bundle", "DEFAULT_MODEL": "engine.bundle",

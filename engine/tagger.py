@@ -29,8 +29,6 @@ from .vocab import TagInfo
 #: 0.0033 of the full analysis (top-5 tags 92% the same over 15 tracks,
 #: ``python benchmarks/bench_musicnn.py``) at a sixth of the cost; ``max_patches=None`` analyses all.
 QUICK_ANALYSIS_PATCHES = 8
-#: Deprecated old name of :data:`QUICK_ANALYSIS_PATCHES`.
-FAST_ANALYSIS_PATCHES = QUICK_ANALYSIS_PATCHES
 
 
 @dataclass
