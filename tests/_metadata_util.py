@@ -1,4 +1,4 @@
-"""Fixtures and the shared round-trip suite for the tag writers (tests/test_metadata_*.py).
+"""Fixtures and the shared round-trip suite for the tag writers (tests/engine/test_metadata_*.py).
 
 Every format's test class in ``test_metadata_formats.py`` sets ``kind`` and inherits
 :class:`RoundTripSuite`. Expectations are checked with *plain mutagen* (and soundfile / PyAV for

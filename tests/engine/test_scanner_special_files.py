@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from _library_util import TINY_MODEL, ensure_tiny_bundle, write_audio
+from tests._library_util import TINY_MODEL, ensure_tiny_bundle, write_audio
 from engine.cli import main
 from engine.library.scanner import walk_audio_files
 

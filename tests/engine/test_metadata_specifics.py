@@ -13,7 +13,7 @@ import mutagen.mp4
 import numpy as np
 import pytest
 
-from _metadata_util import (SCORES, TAGS, mechanics_policy, decoded_audio, make_audio, plain_values,
+from tests._metadata_util import (SCORES, TAGS, mechanics_policy, decoded_audio, make_audio, plain_values,
                             seed_user_tags, temp_leftovers)
 from engine.errors import MetadataError, TagReadError, TagWriteError
 from engine.metadata import (FileTags, TagChange, WriteRecord, apply_change,
@@ -316,7 +316,7 @@ def test_killed_writer_leaves_the_original_intact(tmp_path):
         "tags = msd50_tag_infos()\n"
         "apply_change(sys.argv[1], plan_file(sys.argv[1], np.full(len(tags), 0.9), tags, 'm'))\n"
     )
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     proc = subprocess.run([sys.executable, "-c", code, str(path), root], capture_output=True)
     assert proc.returncode == -9, proc.stderr.decode()
     assert path.read_bytes() == data

@@ -26,7 +26,7 @@ def test_table_shows_top_tags_and_errors(setup, capsys):
     out = capsys.readouterr()
     assert code == 1                                   # one of the two files failed
     lines = out.out.splitlines()
-    assert lines[0].endswith("song.flac") and len([l for l in lines[1:4] if "(" in l]) == 3
+    assert lines[0].endswith("song.flac") and len([line for line in lines[1:4] if "(" in line]) == 3
     assert "error: this is a text file, not audio" in out.out
     assert "1 of 2 files could not be analysed" in out.err
 

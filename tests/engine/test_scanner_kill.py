@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from _library_util import TINY_MODEL, ensure_tiny_bundle, make_tree
+from tests._library_util import TINY_MODEL, ensure_tiny_bundle, make_tree
 from engine.library import Library
 from engine.library.scanner import scan
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # The child scans with small commit batches and reports each step on stdout; a short sleep in
 # its progress callback makes "midway" a reliable moment to kill it. (The tagger, and torch with

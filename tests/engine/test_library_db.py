@@ -13,12 +13,6 @@ from engine.errors import CorruptAudioError, LibraryError
 from engine.library import Library, parse_query, schema as dbmod, path_from_db, path_to_db
 
 
-@pytest.fixture
-def lib(tmp_path):
-    with Library(tmp_path / "lib.sqlite3") as library:
-        yield library
-
-
 # --- opening, schema, migrations -------------------------------------------------------------------
 def test_new_library_is_wal_with_foreign_keys_and_current_schema(tmp_path):
     path = tmp_path / "sub" / "lib.sqlite3"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _library_util import TINY_MODEL, ensure_tiny_bundle
 from engine.library import Library
 from engine.library.scanner import scan
 from engine.library.writing import plan_writes, undo_last_batch, write_planned
@@ -21,15 +20,6 @@ def _song(path, bpm, seconds=16.0):
     t = np.arange(len(y)) / 22050
     chord = sum(0.08 * np.sin(2 * np.pi * 220.0 * r * t) for r in (1.0, 2 ** (3 / 12), 2 ** (7 / 12)))
     return write_audio(path, (0.7 * (y + chord) / np.abs(y + chord).max()).astype(np.float32), 22050)
-
-
-@pytest.fixture(scope="module")
-def tagger():
-    from engine.tagger import Tagger
-
-    ensure_tiny_bundle()
-    with Tagger(TINY_MODEL, device="cpu", workers=0) as t:
-        yield t
 
 
 def test_scan_analyses_tempo_and_key_once(tmp_path, tagger):

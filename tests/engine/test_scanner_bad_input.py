@@ -11,20 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from _library_util import (TINY_MODEL, ensure_tiny_bundle, tone, tree_digest, unprivileged,
+from tests._library_util import (TINY_MODEL, tone, tree_digest, unprivileged,
                            world_tmpdir, write_audio, write_long_flac)
 from engine.library import Library
 from engine.library.scanner import scan
-
-
-@pytest.fixture(scope="module")
-def tagger():
-    from engine.tagger import Tagger
-
-    ensure_tiny_bundle()
-    t = Tagger(TINY_MODEL, device="cpu", workers=0)
-    yield t
-    t.close()
 
 
 def _encoded(fmt: str, seconds: float = 10.0) -> bytes:
@@ -165,7 +155,7 @@ def test_unreadable_file_and_folder(tagger):
             assert lib.errors() == []
             assert lib.integrity_check() == ["ok"]
     finally:
-        for dirpath, dirs, files in os.walk(work):
+        for dirpath, dirs, _files in os.walk(work):
             for d in dirs:
                 os.chmod(os.path.join(dirpath, d), stat.S_IRWXU)
         shutil.rmtree(work)

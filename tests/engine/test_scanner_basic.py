@@ -8,27 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _library_util import TINY_MODEL, ensure_tiny_bundle, make_tree, write_audio
+from tests._library_util import TINY_MODEL, make_tree, write_audio
 from engine.errors import LibraryError
-from engine.library import Library
 from engine.library import reading as reading_mod
 from engine.library.scanner import scan, walk_audio_files
-
-
-@pytest.fixture(scope="module")
-def tagger():
-    from engine.tagger import Tagger
-
-    ensure_tiny_bundle()
-    t = Tagger(TINY_MODEL, device="cpu", workers=0)
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def lib(tmp_path):
-    with Library(tmp_path / "lib.sqlite3") as library:
-        yield library
 
 
 def _analysed_at(lib, tid):

@@ -29,7 +29,7 @@ import mutagen.wave
 import numpy as np
 import pytest
 
-from _library_util import SMALL_SPEC, write_audio
+from tests._library_util import SMALL_SPEC, write_audio
 from engine.bundle import BundleInfo
 from engine.library import Library
 from engine.library import schema as dbmod
@@ -39,7 +39,7 @@ from engine.vocab import msd50_tag_infos
 
 MODEL = "journal-test-model"
 N_FILES = 24
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TAG_ARGS = ["tag", "--write", "--model", MODEL, "--policy", "replace", "--threshold", "genre=0",
             "--max", "genre=2", "--threshold", "mood=0", "--max", "mood=1"]
 

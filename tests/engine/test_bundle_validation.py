@@ -11,7 +11,7 @@ from engine.bundle import load_bundle, save_bundle
 from engine.cli import main
 from engine.errors import ModelError
 from engine.models.registry import build_model
-from tests.test_bundle import make_info
+from tests.engine.test_bundle import make_info
 
 
 @pytest.fixture

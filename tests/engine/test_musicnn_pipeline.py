@@ -16,7 +16,7 @@ import pytest
 from engine.bundle import DEFAULT_MODEL
 from engine.tagger import Tagger
 
-FIX = Path(__file__).parent / "fixtures" / "musicnn"
+FIX = Path(__file__).parents[1] / "fixtures" / "musicnn"
 AUDIO = FIX / "audio"
 REF = json.loads((FIX / "reference_scores.json").read_text())
 ORIGINAL = {"musicnn-msd": "MSD_musicnn", "vgg-msd": "MSD_vgg",

@@ -1,6 +1,6 @@
 """The shared round-trip suite (tests/_metadata_util.py), once per format: adding a format is a
 writer module in engine/metadata/formats/ and three lines here."""
-from _metadata_util import RoundTripSuite
+from tests._metadata_util import RoundTripSuite
 
 
 class TestMP3(RoundTripSuite):

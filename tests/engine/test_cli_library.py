@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from _library_util import TINY_MODEL, ensure_tiny_bundle, tone, tree_digest, write_audio
+from tests._library_util import TINY_MODEL, ensure_tiny_bundle, tone, tree_digest, write_audio
 from engine.cli import main
 from engine.library import Library
 

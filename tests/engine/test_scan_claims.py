@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from _library_util import TINY_MODEL, ensure_tiny_bundle, make_tree
+from tests._library_util import TINY_MODEL, ensure_tiny_bundle, make_tree
 from engine.library import Library
 from engine.library import ProcessOwner
 from engine.library.scanner import scan
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # A scan that reports each analysed track and takes its time over it, so that a second scan
 # starts while it is still analysing.

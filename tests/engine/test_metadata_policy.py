@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from _metadata_util import TAGS, scores_for
+from tests._metadata_util import TAGS, scores_for
 from engine.metadata import (CategoryRule, FileTags, TagChange, TagPolicy, plan_changes,
                              predicted_values)
 from engine.vocab import TagInfo

@@ -17,7 +17,7 @@ from engine.models.musicnn import MusiCNN, MusicnnVGG, count_inference_values
 from engine.models.registry import available_architectures, build_model
 from engine.vocab import MSD50_TAGS, MTT50_TAGS
 
-FIX = Path(__file__).parent / "fixtures" / "musicnn"
+FIX = Path(__file__).parents[1] / "fixtures" / "musicnn"
 BUNDLES = {"musicnn-msd": "MSD_musicnn", "vgg-msd": "MSD_vgg",
            "musicnn-mtt": "MTT_musicnn", "vgg-mtt": "MTT_vgg"}
 
@@ -104,7 +104,7 @@ def test_musicnn_accepts_other_lengths_vgg_does_not():
 
 def test_bundles_describe_themselves():
     assert DEFAULT_MODEL == "musicnn-msd"
-    for bundle, original in BUNDLES.items():
+    for bundle in BUNDLES:
         info = read_bundle_info(bundle)
         spec = info.feature_spec
         assert (spec.sample_rate, spec.n_fft, spec.hop_length, spec.n_mels) == (16000, 512, 256, 96)

@@ -25,7 +25,7 @@ from engine.bundle import load_bundle, read_bundle_info
 from engine.features import LogMel
 from engine.tagger import Tagger
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).parents[1] / "fixtures"
 AUDIO = FIX / "musicnn" / "audio"
 REF = np.load(FIX / "won2020" / "jamendo_reference.npz")
 TAGS = json.loads((FIX / "won2020" / "index.json").read_text())["tags_in_output_order"]

@@ -7,7 +7,7 @@ import os
 import mutagen
 import pytest
 
-from _library_util import TINY_MODEL, ensure_tiny_bundle, write_audio
+from tests._library_util import TINY_MODEL, write_audio
 from engine.errors import LibraryError
 from engine.library import Library
 from engine.library.scanner import scan
@@ -17,15 +17,6 @@ from engine.metadata import CategoryRule, TagPolicy
 
 POLICY = TagPolicy(mode="replace", rules={"genre": CategoryRule(threshold=0.0, max_count=1)},
                    write_scores=False)
-
-
-@pytest.fixture(scope="module")
-def tagger():
-    from engine.tagger import Tagger
-
-    ensure_tiny_bundle()
-    with Tagger(TINY_MODEL, device="cpu", workers=0) as t:
-        yield t
 
 
 @pytest.fixture
