@@ -44,7 +44,8 @@ def make_manifest(root: Path, n: int = 24, *, sr: int = 8000, seconds: float = 1
                   bad_files: bool = False, fmt: str = "wav") -> Path:
     """``n`` clips cycling through :data:`CLASSES` (tags = class name, plus "loud" on every
     third), split by position so that each split holds every class, written with a
-    ``manifest.csv``. With ``bad_files`` an empty file and a text file named .wav are added (they must end up in failures.csv)."""
+    ``manifest.csv``. With ``bad_files`` an empty file and a text file named .wav are added (they
+    must end up in failures.csv)."""
     rng = np.random.default_rng(seed)
     audio = root / "audio"
     audio.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ def _write_mtt(root: Path) -> None:
         w.writerow(["clip_id", *tags, "mp3_path"])
         for cid, path, ts in clips:
             w.writerow([cid, *("1" if t in ts else "0" for t in tags), path])
-    for cid, path, _ in clips[:-1]:
+    for _cid, path, _ in clips[:-1]:
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         sf.write(root / path, np.zeros(4000, np.float32), 16000)   # a real (silent) mp3
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from _training_util import SMALL_PATCH_SPEC, SMALL_SPEC, make_manifest
+from tests._training_util import SMALL_PATCH_SPEC, SMALL_SPEC, make_manifest
 from engine.bundle import BundleInfo, list_bundles, load_bundle, save_bundle
 from engine.models.registry import build_model
 from training.data import Augment, EpochSampler, ShardDataset, StridedSampler, apply_gain, make_loader
@@ -18,16 +18,7 @@ from training.shards import read_failures, read_index, read_meta
 from training.train import FitConfig, fit, load_weights, predict
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread_and_own_models_folder(tmp_path_factory):
-    """These tiny models train fastest on one thread (CI machines are shared), and the bundles
-    written here go to a models folder of this module's own, not the session's."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TAGATLAS_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
-        yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("_one_torch_thread_and_own_models_folder")
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +165,7 @@ def test_patch_tracks_of_any_length_match_the_app(tmp_path, spec):
     included, because the log-mel is padded, never the audio)."""
     import soundfile as sf
 
-    from _training_util import make_clip
+    from tests._training_util import make_clip
     from engine.tagger import Tagger
     from engine.vocab import TagInfo
     from training.datasets import Catalog, Item

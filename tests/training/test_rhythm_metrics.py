@@ -18,7 +18,7 @@ import pytest
 from training.rhythm_metrics import (beat_f_measure, match_beats, mean_with_count, summarise,
                                      tempo_accuracy1, tempo_accuracy2, trim_beats)
 
-DEVSET_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "rhythm_devset.py"
+DEVSET_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "rhythm_devset.py"
 
 
 @pytest.fixture(scope="module")

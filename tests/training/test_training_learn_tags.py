@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from _training_util import SMALL_SPEC, make_clip
+from tests._training_util import SMALL_SPEC, make_clip
 from engine.bundle import BundleInfo, list_bundles, load_bundle, save_bundle
 from engine.models.registry import build_model
 from engine.paths import user_models_dir
@@ -17,16 +17,7 @@ from training.learn_my_tags import LearnConfig, learn_my_tags
 BASE = "tiny-base-learn"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread_and_own_models_folder(tmp_path_factory):
-    """These tiny models train fastest on one thread (CI machines are shared), and the bundles
-    written here go to a models folder of this module's own, not the session's."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TAGATLAS_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
-        yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("_one_torch_thread_and_own_models_folder")
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from _training_util import SMALL_SPEC, make_manifest
+from tests._training_util import SMALL_SPEC, make_manifest
 from training.data import ShardDataset, StridedSampler, make_loader
 from training.datasets.manifest import read_manifest
 from training.metrics import macro_auc
 from training.prepare import prepare
 from training.train import load_model, predict
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow   # 15-25 s on a shared 2-core machine: three Python processes start torch
