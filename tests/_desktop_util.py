@@ -1,11 +1,11 @@
-"""Fixtures for the desktop tests: an isolated settings file, a tiny model and generated music."""
+"""Helpers for the desktop tests: a tiny model and generated music (the fixtures are in
+tests/desktop/conftest.py)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 
 from tests.tagger_util import TINY_CENTRE, tiny_bundle
@@ -65,26 +65,3 @@ def make_music(folder: Path, n: int = 6, *, ext: str = ".flac", corrupt: bool = 
         bad.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x0a" + os.urandom(64) + b"\xff\xfb" + b"\x00" * 400)
         (folder / "Broken" / "empty.flac").write_bytes(b"")
     return out
-
-
-@pytest.fixture
-def gui_settings(tmp_path, monkeypatch):
-    """Settings in a temporary folder, the tiny model selected, decoding in the scan thread."""
-    monkeypatch.setenv("TAGATLAS_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("TAGATLAS_DB", str(tmp_path / "library.sqlite3"))
-    from desktop.settings import Settings
-
-    s = Settings()
-    s.model = ensure_gui_model()
-    s.workers = 0
-    s.device = "cpu"
-    s.sync()
-    return s
-
-
-@pytest.fixture
-def themed_app(qapp):
-    from desktop import theme
-
-    theme.apply_theme(qapp, dark=False)
-    return qapp

@@ -4,7 +4,6 @@ from __future__ import annotations
 from desktop.background import SharedLibrary, evidence_job
 from engine.library.db import Library
 from engine.library.scanner import scan
-from tests._desktop_util import themed_app  # noqa: F401 - fixture
 from tests.audio_fixtures import music_like, write_audio
 from tests.tagger_util import TINY_PATCHES, tiny_bundle
 

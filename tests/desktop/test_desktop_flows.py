@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop.library_model import COLUMNS
-from tests._desktop_util import gui_settings, make_music, themed_app  # noqa: F401 - fixtures
+from tests._desktop_util import make_music
 
 pytestmark = pytest.mark.timeout(120)
 

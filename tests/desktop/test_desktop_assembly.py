@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests._desktop_util import gui_settings, themed_app  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(120)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _python(code: str) -> str:

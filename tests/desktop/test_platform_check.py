@@ -116,7 +116,7 @@ def test_gui_exits_2_with_the_message_before_qt(monkeypatch, capsys):
 
 
 def test_readme_quick_start_lists_the_packages():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```bash\n(.*?)```", quick, re.DOTALL)
     commands = [ln for b in blocks for ln in b.splitlines() if ln.strip()]

@@ -14,7 +14,7 @@ from desktop.background import SharedLibrary, export_m3u8_job
 from desktop.window import MainWindow
 from desktop.similar_panel import SimilarPanel, SimilarSource
 from engine.similarity import M3U8Written
-from tests.test_hostile_names import BROKEN, _expected, _library, read_m3u
+from tests.engine.test_hostile_names import BROKEN, _expected, _library, read_m3u
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs line breaks in file names")
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests._desktop_util import gui_settings, themed_app  # noqa: F401 - fixtures
-
 
 def test_settings_live_in_the_isolated_folder_and_persist(gui_settings, tmp_path):
     from desktop.settings import Settings, config_path
