@@ -216,3 +216,18 @@ def test_the_checks_catch_what_they_look_for(tmp_path, monkeypatch):
     monkeypatch.setitem(TREES, "engine.planted", cyc_a)
     monkeypatch.setitem(TREES, "engine.planted_b", cyc_b)
     assert any("engine.planted_b" in c for c in import_cycles())
+
+
+def test_public_functions_with_more_than_five_parameters_document_them():
+    """numpydoc ``Parameters`` sections where a call has more than five (issue 13)."""
+    missing = []
+    for name, tree in TREES.items():
+        if name.split(".")[0] not in ("engine", "training", "desktop"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                a = node.args
+                params = [x for x in a.posonlyargs + a.args + a.kwonlyargs if x.arg not in ("self", "cls")]
+                if len(params) > 5 and "Parameters" not in (ast.get_docstring(node) or ""):
+                    missing.append(f"{MODULES[name]}:{node.lineno} {node.name}")
+    assert missing == []
