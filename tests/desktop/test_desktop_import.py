@@ -13,7 +13,7 @@ pytestmark = pytest.mark.timeout(120)
 
 def _batch_output(music, out, model: str) -> int:
     """What ``tagatlas batch`` writes for ``music``: the app's Tagger run directly, one part
-    file (no Ray needed here; tests/test_catalogue_batch.py runs the real batch)."""
+    file (no Ray needed here; tests/engine/test_catalogue_batch.py runs the real batch)."""
     from engine.bundle import read_bundle_info
     from engine.catalogue import records
     from engine.library.reading import content_fingerprint
