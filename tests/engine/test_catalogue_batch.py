@@ -25,7 +25,7 @@ pytest.importorskip("pyarrow")
 from audio_fixtures import music_like, write_audio  # noqa: E402
 from engine.cli import main  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GOOD = ["one.flac", "two.mp3", "three.ogg", "four.wav", "sub/five.flac", "sub/six.ogg"]
 BAD = {   # file -> (stage, words its reason must contain)
     "empty.wav": ("scan", "empty"),
