@@ -7,6 +7,7 @@ import time
 from typing import Iterable
 
 from ..errors import FileError, LibraryError, ParameterError, printable_path
+from .conditions import Conditions
 from .paths import path_from_db, path_to_db, under_range
 from .records import ErrorRecord
 from .schema import ERROR_STAGES
@@ -54,26 +55,21 @@ class ErrorLog:
     def clear_errors(self, *, track_id: int | None = None, path: str | bytes | os.PathLike | None = None,
                      stages: Iterable[str] | None = None, under: str | os.PathLike | None = None,
                      trackless_only: bool = False) -> int:
-        where, args = [], []
+        c = Conditions()
         if track_id is not None:
-            where.append("track_id = ?")
-            args.append(int(track_id))
+            c.add("track_id = ?", int(track_id))
         if path is not None:
-            where.append("path = ?")
-            args.append(path_to_db(path))
+            c.add("path = ?", path_to_db(path))
         if under is not None:
             low, high = under_range(under)
-            where.append("((path > ? AND path < ?) OR path = ?)")
-            args += [low, high, path_to_db(under)]
+            c.add("((path > ? AND path < ?) OR path = ?)", low, high, path_to_db(under))
         if trackless_only:
-            where.append("track_id IS NULL")
+            c.add("track_id IS NULL")
         if stages is not None:
-            stages = list(stages)
-            where.append(f"stage IN ({','.join('?' * len(stages))})")
-            args += stages
-        if not where:
+            c.add_in("stage", stages)
+        if not c:
             raise ParameterError("clear_errors needs a filter")
-        return self._conn.execute(f"DELETE FROM errors WHERE {' AND '.join(where)}", args).rowcount
+        return self._conn.execute(f"DELETE FROM errors{c.where()}", c.args).rowcount
 
     def errors(self, *, stage: str | None = None, track_id: int | None = None,
                path: str | bytes | os.PathLike | None = None, include_gone: bool = False,
@@ -81,38 +77,29 @@ class ErrorLog:
         """Recorded failures, oldest first (errors of tracks now gone are left out)."""
         sql = ("SELECT e.id, e.track_id, e.path, e.stage, e.kind, e.reason, e.at FROM errors e"
                " LEFT JOIN tracks t ON t.id = e.track_id")
-        where, args = [], []
+        c = Conditions()
         if stage is not None:
-            where.append("e.stage = ?")
-            args.append(stage)
+            c.add("e.stage = ?", stage)
         if track_id is not None:
-            where.append("e.track_id = ?")
-            args.append(int(track_id))
+            c.add("e.track_id = ?", int(track_id))
         if path is not None:
-            where.append("e.path = ?")
-            args.append(path_to_db(path))
+            c.add("e.path = ?", path_to_db(path))
         if not include_gone:
-            where.append("(t.status IS NULL OR t.status != 'gone')")
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+            c.add("(t.status IS NULL OR t.status != 'gone')")
         return [ErrorRecord(r[0], r[1], path_from_db(r[2]), r[3], r[4], r[5], r[6])
-                for r in self._conn.execute(sql + " ORDER BY e.at, e.id", args)]
+                for r in self._conn.execute(sql + c.where() + " ORDER BY e.at, e.id", c.args)]
 
     def track_ids_with_errors(self, stage: str, *, kind: str | None = None,
                               other_than: str | None = None,
                               track_status: str | None = None) -> set[int]:
         """Ids of tracks with a recorded error at ``stage`` (of ``kind``, or of any kind but
         ``other_than``), optionally only tracks now in ``track_status``."""
-        sql = ("SELECT DISTINCT e.track_id FROM errors e JOIN tracks t ON t.id = e.track_id"
-               " WHERE e.stage = ?")
-        args: list = [stage]
+        c = Conditions().add("e.stage = ?", stage)
         if kind is not None:
-            sql += " AND e.kind = ?"
-            args.append(kind)
+            c.add("e.kind = ?", kind)
         if other_than is not None:
-            sql += " AND e.kind != ?"
-            args.append(other_than)
+            c.add("e.kind != ?", other_than)
         if track_status is not None:
-            sql += " AND t.status = ?"
-            args.append(track_status)
-        return {int(r[0]) for r in self._conn.execute(sql, args)}
+            c.add("t.status = ?", track_status)
+        sql = "SELECT DISTINCT e.track_id FROM errors e JOIN tracks t ON t.id = e.track_id"
+        return {int(r[0]) for r in self._conn.execute(sql + c.where(), c.args)}

@@ -9,6 +9,7 @@ import time
 from typing import Any, Iterable, Mapping
 
 from ..errors import ParameterError, printable_path
+from .conditions import Conditions
 from .owners import ProcessOwner
 from .paths import path_to_db
 from .records import JOURNAL_COLUMNS, JournalEntry, WriteBatch, journal_from_row
@@ -141,20 +142,15 @@ class WriteJournal:
                         include_undone: bool = True) -> list[JournalEntry]:
         """Journal entries of finished writes, oldest first (pending ones: see
         :meth:`pending_journal_entries`)."""
-        where, args = ["state = 'done'"], []
+        c = Conditions("state = 'done'")
         if batch_id is not None:
-            where.append("batch_id = ?")
-            args.append(int(batch_id))
+            c.add("batch_id = ?", int(batch_id))
         if track_id is not None:
-            where.append("track_id = ?")
-            args.append(int(track_id))
+            c.add("track_id = ?", int(track_id))
         if path is not None:
-            where.append("path = ?")
-            args.append(path_to_db(path))
+            c.add("path = ?", path_to_db(path))
         if not include_undone:
-            where.append("undone = 0")
-        sql = f"SELECT {JOURNAL_COLUMNS} FROM write_journal"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [journal_from_row(r) for r in self._conn.execute(sql + " ORDER BY id", args)]
+            c.add("undone = 0")
+        sql = f"SELECT {JOURNAL_COLUMNS} FROM write_journal{c.where()} ORDER BY id"
+        return [journal_from_row(r) for r in self._conn.execute(sql, c.args)]
 
