@@ -327,6 +327,7 @@ class BatchOptions:
     actors: int | None = None             # tagging actors (default: one per GPU, else one per CPU)
     device: str | None = None             # "cpu" forces CPU actors on a cluster with GPUs
     block_size: int | None = None         # files per block = per part file (default 16 CPU, 64 GPU)
+    retry_errors: bool = False            # analyse again the files that failed in an earlier run
 
 
 @dataclass
@@ -400,7 +401,7 @@ def run_batch(paths: Sequence[str], out: str | os.PathLike, options: BatchOption
     max_patches = (QUICK_ANALYSIS_PATCHES if options.max_patches in ("quick", "fast")
                    else options.max_patches)
     metadata = records.models_metadata(infos, max_patches)
-    done = frozenset(records.done_fingerprints(out))
+    done = frozenset(records.done_fingerprints(out, failed=not options.retry_errors))
 
     started = False
     if not ray.is_initialized():

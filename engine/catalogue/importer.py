@@ -255,6 +255,26 @@ def _import_file(library, rows: list[dict], path_map, summary: ImportSummary, re
     return path
 
 
+def _chosen_results(parts: Sequence[Path]) -> dict[bytes, int]:
+    """For each file in the results, the index of the part whose rows are imported.
+
+    A file can be in several parts: a rerun with ``--retry-errors`` adds an analysis after a
+    failure, a file changed since an earlier run is analysed again, or two output folders are
+    imported together. An analysis beats a failure, and of two analyses (or two failures) the
+    later part counts: the part files of a folder sort by the time of their run."""
+    import pyarrow.parquet as pq
+
+    chosen: dict[bytes, tuple[bool, int]] = {}
+    for index, part in enumerate(parts):
+        table = pq.read_table(part, columns=["path_bytes", "outcome"])
+        for pb, outcome in zip(table.column("path_bytes").to_pylist(), table.column("outcome").to_pylist()):
+            ok = outcome == "ok"
+            previous = chosen.get(pb)
+            if previous is None or ok or not previous[0]:
+                chosen[pb] = (ok, index)
+    return {pb: index for pb, (_, index) in chosen.items()}
+
+
 def import_analyses(library, sources: str | os.PathLike | Iterable[str | os.PathLike], *,
                     path_map: Iterable[str] | Sequence[tuple[str, str]] = (), replace: bool = False,
                     progress: ProgressFn | None = None, cancel: CancelFn | None = None,
@@ -304,29 +324,23 @@ def import_analyses(library, sources: str | os.PathLike | Iterable[str | os.Path
         [(str(a), str(b)) for a, b in pm], key=lambda p: -len(p[0]))
     parts = _sources(sources)
     summary = ImportSummary(sources=[str(s) for s in sources])
-    total = 0
-    import pyarrow.parquet as pq
-
-    for part in parts:   # files in all the results (one column read)
-        total += len(set(pq.read_table(part, columns=["path_bytes"]).column("path_bytes").to_pylist()))
+    chosen = _chosen_results(parts)
+    total = len(chosen)
     with library.transaction():
         _register_models(library, parts, summary)
-    seen: set[bytes] = set()
     done = 0
     is_cancelled = cancel or (lambda: False)
     pending = 0
     tx = None
     try:
-        for part in parts:
+        for index, part in enumerate(parts):
             for rows in records.iter_files(part):
                 if is_cancelled():
                     summary.cancelled = True
                     return summary
-                pb = rows[0]["path_bytes"]
-                done += 1
-                if pb in seen:    # the same file in two results: the first one counts
+                if chosen.get(rows[0]["path_bytes"]) != index:   # in several results: one counts
                     continue
-                seen.add(pb)
+                done += 1
                 summary.files += 1
                 if tx is None:
                     tx = library.transaction()

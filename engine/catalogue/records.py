@@ -11,7 +11,8 @@ stage, kind and plain reason of the failure.
 
 The output is a folder of ``part-*.parquet`` files. Each is written to a hidden temporary name
 and renamed when complete, so a run that is killed leaves only whole part files; a rerun skips
-every file whose fingerprint is already in one of them (:func:`done_fingerprints`).
+every file whose fingerprint is already in one of them (:func:`done_fingerprints`), or with
+``--retry-errors`` every file analysed there, so that the failed ones are tried again.
 """
 from __future__ import annotations
 
@@ -196,14 +197,17 @@ def remove_temporary(folder: str | os.PathLike) -> int:
     return n
 
 
-def done_fingerprints(folder: str | os.PathLike) -> set[bytes]:
-    """Content fingerprints of every file already in the output (analysed or failed)."""
+def done_fingerprints(folder: str | os.PathLike, *, failed: bool = True) -> set[bytes]:
+    """Content fingerprints of the files already in the output: analysed ones, and with
+    ``failed`` (the default) also the ones that failed, so that a rerun skips both."""
     import pyarrow.parquet as pq
 
     done: set[bytes] = set()
     for part in part_files(folder):
-        col = pq.read_table(part, columns=["fingerprint"]).column("fingerprint")
-        done.update(fp for fp in col.to_pylist() if fp is not None)
+        table = pq.read_table(part, columns=["fingerprint", "outcome"])
+        for fp, outcome in zip(table.column("fingerprint").to_pylist(), table.column("outcome").to_pylist()):
+            if fp is not None and (failed or outcome == "ok"):
+                done.add(fp)
     return done
 
 

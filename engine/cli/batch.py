@@ -51,6 +51,10 @@ def register(sub) -> None:
     p.add_argument("--device", default=None, help="cpu to keep the models off the GPUs")
     p.add_argument("--block-size", type=int, default=None, metavar="N",
                    help="files per block and per part file (default: 16 on CPU, 64 on GPU)")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="analyse again the files that failed in an earlier run into the same output "
+                        "(default: a rerun skips them as it skips the analysed ones); "
+                        "'tagatlas import' then takes a file's analysis over its failure")
     p.set_defaults(func=run)
 
 
@@ -104,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {printable(path)}: {why}")
     options = BatchOptions(models=args.model, max_patches=args.max_patches, rhythm=args.rhythm,
                            address=args.address, workers=args.workers, actors=args.actors,
-                           device=args.device, block_size=args.block_size)
+                           device=args.device, block_size=args.block_size,
+                           retry_errors=args.retry_errors)
     progress = BatchProgress()
 
     def started(s) -> None:
