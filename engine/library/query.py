@@ -8,6 +8,7 @@ import shlex
 from typing import Any, Iterable
 
 from ..errors import LibraryError, ParameterError
+from .conditions import Conditions
 from .paths import under_range
 
 QUERY_FIELDS = {
@@ -122,67 +123,52 @@ def track_conditions(query: str | None = None, *, text: str | None = None,
     LibraryError
         For a ``bpm:``, ``key:`` or ``id:`` filter in ``query`` that cannot be read.
     """
-    where: list[str] = []
-    args: list[Any] = []
+    c = Conditions()
     q = parse_query(query)
     words = list(q.get("text", []))
     if text:
         words += text.split()
     for w in words:
-        where.append("(title LIKE ? ESCAPE '\\' OR artist LIKE ? ESCAPE '\\' OR album LIKE ?"
-                     " ESCAPE '\\' OR albumartist LIKE ? ESCAPE '\\'"
-                     " OR path_text LIKE ? ESCAPE '\\')")
-        args += [like_pattern(w)] * 5
+        c.add("(title LIKE ? ESCAPE '\\' OR artist LIKE ? ESCAPE '\\' OR album LIKE ?"
+              " ESCAPE '\\' OR albumartist LIKE ? ESCAPE '\\'"
+              " OR path_text LIKE ? ESCAPE '\\')", *[like_pattern(w)] * 5)
     for key, column in QUERY_FIELDS.items():
         for v in q.get(key, []):
-            where.append(f"{column} LIKE ? ESCAPE '\\'")
-            args.append(like_pattern(v))
+            c.add(f"{column} LIKE ? ESCAPE '\\'", like_pattern(v))
     for key in ("genre", "mood"):
         for v in q.get(key, []):
-            where.append(f"EXISTS (SELECT 1 FROM json_each(tracks.{key}) j"
-                         " WHERE lower(j.value) = lower(?))")
-            args.append(v)
+            c.add(f"EXISTS (SELECT 1 FROM json_each(tracks.{key}) j WHERE lower(j.value) = lower(?))", v)
     tags = list(q.get("tag", [])) + ([has_tag] if has_tag else [])
     for v in tags:
-        where.append("(EXISTS (SELECT 1 FROM json_each(tracks.genre) j WHERE lower(j.value) = lower(?))"
-                     " OR EXISTS (SELECT 1 FROM json_each(tracks.mood) j WHERE lower(j.value) = lower(?)))")
-        args += [v, v]
+        c.add("(EXISTS (SELECT 1 FROM json_each(tracks.genre) j WHERE lower(j.value) = lower(?))"
+              " OR EXISTS (SELECT 1 FROM json_each(tracks.mood) j WHERE lower(j.value) = lower(?)))", v, v)
     statuses = list(q.get("status", []))
     if status is not None:
         statuses += [status] if isinstance(status, str) else list(status)
     if statuses:
-        where.append(f"status IN ({','.join('?' * len(statuses))})")
-        args += statuses
+        c.add_in("status", statuses)
     elif not include_gone:
-        where.append("status != 'gone'")
+        c.add("status != 'gone'")
     for v in q.get("bpm", []):
-        low, high = parse_bpm_filter(v)
-        where.append("EXISTS (SELECT 1 FROM rhythm r WHERE r.track_id = tracks.id"
-                     " AND r.bpm >= ? AND r.bpm < ?)")
-        args += [low, high]
+        c.add("EXISTS (SELECT 1 FROM rhythm r WHERE r.track_id = tracks.id"
+              " AND r.bpm >= ? AND r.bpm < ?)", *parse_bpm_filter(v))
     for v in q.get("key", []):
-        tonic, mode = parse_key_filter(v)
-        where.append("EXISTS (SELECT 1 FROM rhythm r WHERE r.track_id = tracks.id"
-                     " AND r.key_tonic = ? AND r.key_mode = ?)")
-        args += [tonic, mode]
+        c.add("EXISTS (SELECT 1 FROM rhythm r WHERE r.track_id = tracks.id"
+              " AND r.key_tonic = ? AND r.key_mode = ?)", *parse_key_filter(v))
     ids = q.get("id", [])
     if ids:
         try:
-            where.append(f"id IN ({','.join('?' * len(ids))})")
-            args += [int(i) for i in ids]
+            c.add_in("id", [int(i) for i in ids])
         except ValueError:
             raise LibraryError(f"id: needs a number, got {ids!r}") from None
     if analysed_with:
-        where.append("EXISTS (SELECT 1 FROM analyses a WHERE a.track_id = tracks.id AND a.model = ?)")
-        args.append(analysed_with)
+        c.add("EXISTS (SELECT 1 FROM analyses a WHERE a.track_id = tracks.id AND a.model = ?)", analysed_with)
     if not_analysed_with:
-        where.append("NOT EXISTS (SELECT 1 FROM analyses a WHERE a.track_id = tracks.id AND a.model = ?)")
-        args.append(not_analysed_with)
+        c.add("NOT EXISTS (SELECT 1 FROM analyses a WHERE a.track_id = tracks.id AND a.model = ?)",
+              not_analysed_with)
     if under is not None:
-        low, high = under_range(under)
-        where.append("path > ? AND path < ?")
-        args += [low, high]
-    return where, args
+        c.add("path > ? AND path < ?", *under_range(under))
+    return c.clauses, c.args
 
 
 def order_clause(order_by: str) -> str:
