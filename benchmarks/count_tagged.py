@@ -12,14 +12,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from engine.errors import TagAtlasError
 from engine.metadata import read_tags
 
 
 def _fields(folder: Path) -> dict[Path, tuple[bool, bool]]:
     out = {}
     for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            t = read_tags(p)
+        if p.is_file() and not p.name.startswith("."):
+            try:
+                t = read_tags(p)
+            except TagAtlasError:      # not a format that carries tags (.npz, .json, .deb, ...)
+                continue
             out[p.relative_to(folder)] = (bool(t.get("genre")), bool(t.get("mood")))
     return out
 
